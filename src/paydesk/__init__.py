@@ -1,0 +1,3 @@
+"""Paydesk: a self-hosted billing and payment platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Money, currencies, ids, clock, errors and settings: what every module stands on."""

@@ -1,0 +1,1 @@
+"""Persistence: engines for SQLite and PostgreSQL, the unit of work, Alembic migrations."""

@@ -1,0 +1,8 @@
+"""Imports every module's tables so Alembic sees the whole schema."""
+
+from paydesk.db.base import Base
+from paydesk.idempotency import models as _idempotency  # noqa: F401
+from paydesk.jobs import models as _jobs  # noqa: F401
+from paydesk.merchants import models as _merchants  # noqa: F401
+
+metadata = Base.metadata

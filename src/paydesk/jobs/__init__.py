@@ -1,0 +1,1 @@
+"""The job table (transactional outbox), the worker loop and periodic schedules."""

@@ -77,9 +77,7 @@ def iso_currency(code: str, *, param: str = "currency") -> Currency:
     """The ISO 4217 currency for ``code``; :class:`UnknownCurrency` if there is none."""
     currency = _iso_table().get(code)
     if currency is None:
-        raise UnknownCurrency(
-            f"{code!r} is not an ISO 4217 currency with minor units", param=param
-        )
+        raise UnknownCurrency(f"{code!r} is not an ISO 4217 currency with minor units", param=param)
     return currency
 
 

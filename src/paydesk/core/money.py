@@ -171,9 +171,7 @@ def allocate(total_minor: int, weights: Sequence[int]) -> list[int]:
     if not weights:
         raise InvalidRequest("at least one weight is needed", code="invalid_allocation")
     if len(weights) > ALLOCATION_PARTS_MAX:
-        raise InvalidRequest(
-            f"at most {ALLOCATION_PARTS_MAX} parts", code="invalid_allocation"
-        )
+        raise InvalidRequest(f"at most {ALLOCATION_PARTS_MAX} parts", code="invalid_allocation")
     if any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for w in weights):
         raise InvalidRequest("weights must be integers of zero or more", code="invalid_allocation")
     weight_total = sum(weights)

@@ -96,9 +96,7 @@ class Settings(BaseSettings):
     def _secret_rules(self) -> Settings:
         if self.secret_key is not None:
             if len(self.secret_key.get_secret_value()) < SECRET_KEY_LENGTH_MIN:
-                raise ValueError(
-                    f"secret_key: must be at least {SECRET_KEY_LENGTH_MIN} characters"
-                )
+                raise ValueError(f"secret_key: must be at least {SECRET_KEY_LENGTH_MIN} characters")
         elif self.env is Environment.PRODUCTION:
             raise ValueError("secret_key: required when env is production")
         return self

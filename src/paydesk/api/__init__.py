@@ -1,0 +1,1 @@
+"""The HTTP front door: the ASGI application, its middleware and error translation."""

@@ -1,0 +1,76 @@
+"""The ASGI application: ``/v1`` API, health, metrics and (in the embedded default) the worker."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from fastapi.security import HTTPBearer
+from fastapi import Depends
+
+from paydesk import __version__
+from paydesk.api import health
+from paydesk.api.errors import install_error_handlers
+from paydesk.api.middleware import RequestContextMiddleware
+from paydesk.api.routing import Services
+from paydesk.core.settings import Settings, load_settings
+from paydesk.db.engine import Database
+from paydesk.jobs import endpoints as job_endpoints
+from paydesk.merchants import endpoints as merchant_endpoints
+
+log = structlog.get_logger("paydesk.app")
+
+_bearer = HTTPBearer(auto_error=False, description="A Paydesk secret key: pd_test_sk_..., pd_live_sk_... or pd_admin_sk_...")
+
+
+def create_app(
+    settings: Settings | None = None,
+    db: Database | None = None,
+    *,
+    run_worker: bool | None = None,
+) -> FastAPI:
+    """The application. ``run_worker`` (default: the settings' ``embedded_worker``) runs the
+    job worker in a thread of this process, as the embedded default does."""
+    settings = settings or load_settings()
+    db = db or Database.from_settings(settings)
+    embedded = settings.worker_embedded if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if embedded:
+            from paydesk.jobs.worker import Worker
+
+            worker = Worker(db, settings)
+            thread = threading.Thread(
+                target=worker.run_forever, args=(stop,), name="paydesk-worker", daemon=True
+            )
+            thread.start()
+            log.info("embedded_worker_started")
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=30)
+
+    app = FastAPI(
+        title="Paydesk",
+        version=__version__,
+        description="One API over every payment channel, with a double-entry ledger behind it.",
+        lifespan=lifespan,
+    )
+    app.state.services = Services(settings=settings, db=db)
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, body_bytes_max=settings.request_body_bytes_max)
+
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(_bearer)])
+    v1.include_router(merchant_endpoints.router)
+    v1.include_router(job_endpoints.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,1 @@
+"""The ``paydesk`` command line."""

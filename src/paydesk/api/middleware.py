@@ -26,6 +26,16 @@ HTTP_DURATION = Histogram(
 )
 
 
+def _route_label(scope: Scope) -> str:
+    """The route template (``/v1/apps/{app_id}``) rather than the path, so that metrics have
+    one series per route, not one per object."""
+    if scope.get("route") is None:
+        return "unmatched"
+    names = {str(value): name for name, value in (scope.get("path_params") or {}).items()}
+    segments = str(scope["path"]).split("/")
+    return "/".join(f"{{{names[part]}}}" if part in names else part for part in segments)
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -68,7 +78,7 @@ class RequestContextMiddleware:
                 raise
             await self._too_large(scope, receive, send_with_id)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = _route_label(scope)
             elapsed = time.perf_counter() - started
             HTTP_REQUESTS.labels(scope["method"], route, str(status["code"])).inc()
             HTTP_DURATION.labels(scope["method"], route).observe(elapsed)

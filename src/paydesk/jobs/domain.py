@@ -119,8 +119,11 @@ def first_slot_start(now: datetime, interval_s: int) -> datetime:
 
 
 def error_summary(error_type: str, message: str, length_max: int = LAST_ERROR_LENGTH_MAX) -> str:
-    """``Type: message`` with secret-looking values masked, cut to ``length_max`` characters."""
-    text = f"{error_type}: {message}" if message else error_type
+    """``Type: message`` with secret-looking values masked, cut to ``length_max`` characters.
+
+    An empty ``error_type`` gives the message alone.
+    """
+    text = f"{error_type}: {message}" if error_type and message else (message or error_type)
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(_mask, text)
     if len(text) > length_max:

@@ -34,4 +34,4 @@ class JobNotRetryable(Conflict):
             "failed, can be retried"
         )
         self.job_id = job_id
-        self.status = status
+        self.job_status = status

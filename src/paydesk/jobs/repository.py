@@ -116,9 +116,7 @@ def claim_due_jobs(
         sa.and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
     )
     rows = session.execute(
-        sa.select(
-            Job.id, Job.kind, Job.payload, Job.attempts, Job.attempts_max, Job.merchant_id
-        )
+        sa.select(Job.id, Job.kind, Job.payload, Job.attempts, Job.attempts_max, Job.merchant_id)
         .where(due)
         .order_by(Job.run_at, Job.id)
         .limit(limit)

@@ -140,7 +140,7 @@ class Worker:
             if stop_event is not None and stop_event.is_set():
                 self._release(claimed[index:])
                 return index
-            self._run(job)
+            self.run_job(job)
         return len(claimed)
 
     def run_forever(self, stop_event: threading.Event) -> None:
@@ -201,7 +201,8 @@ class Worker:
 
     # --- one attempt -------------------------------------------------------------------------
 
-    def _run(self, job: ClaimedJob) -> None:
+    def run_job(self, job: ClaimedJob) -> None:
+        """Run one attempt of a job this worker claimed (``run_once`` calls it for each)."""
         log = self._log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
         handler = self.registry.get(job.kind)
         kind_label = job.kind if handler is not None else "unknown"
@@ -245,7 +246,7 @@ class Worker:
             return
         except Exception as exc:
             permanent = isinstance(exc, PermanentJobError)
-            last_error = error_summary(type(exc).__name__, str(exc))
+            last_error = error_summary("" if permanent else type(exc).__name__, str(exc))
             log.warning("job_attempt_failed", error=last_error, exc_info=not permanent)
             self._record_failure(job, last_error, permanent=permanent, kind_label=kind_label)
             JOB_DURATION_S.labels(kind=kind_label).observe(time.monotonic() - started)

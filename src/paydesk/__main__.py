@@ -1,0 +1,5 @@
+"""``python -m paydesk`` is the ``paydesk`` command."""
+
+from paydesk.cli.main import main
+
+main()

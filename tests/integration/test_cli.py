@@ -1,0 +1,95 @@
+"""The ``paydesk`` command line against both databases."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from paydesk.cli.main import app
+from paydesk.db.engine import Database
+
+runner = CliRunner()
+SECRET = re.compile(r"pd_(test|live|admin)_sk_[A-Za-z0-9]{40}")
+
+
+@pytest.fixture
+def env(db: Database, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {
+        "PAYDESK_DATABASE_URL": db.url,
+        "PAYDESK_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "PAYDESK_LOG_FORMAT": "console",
+    }
+
+
+def _run(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_every_command_has_help() -> None:
+    for args in (
+        [],
+        ["serve"],
+        ["worker"],
+        ["migrate"],
+        ["demo"],
+        ["merchants", "create"],
+        ["merchants", "list"],
+        ["keys", "create"],
+        ["keys", "revoke"],
+        ["jobs", "list"],
+        ["jobs", "retry"],
+    ):
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, args
+        assert "Usage" in result.output
+
+
+def test_merchants_and_keys_lifecycle(env: dict[str, str]) -> None:
+    code, out = _run(env, "migrate")
+    assert code == 0 and "already current" in out
+    code, out = _run(env, "merchants", "create", "Acme", "--kind", "agent")
+    assert code == 0, out
+    agent_id = re.search(r"mch_\w+", out).group(0)  # type: ignore[union-attr]
+    code, out = _run(env, "merchants", "create", "Acme Store", "--kind", "store", "--parent", agent_id)
+    assert code == 0, out
+    code, out = _run(env, "merchants", "list", "--parent", agent_id)
+    assert "Acme Store" in out and "store" in out
+
+    code, out = _run(env, "keys", "create", "--merchant", agent_id, "--mode", "live")
+    assert code == 0, out
+    secret = SECRET.search(out)
+    assert secret and secret.group(1) == "live"
+    key_id = re.search(r"key_\w+", out).group(0)  # type: ignore[union-attr]
+    code, out = _run(env, "keys", "revoke", key_id)
+    assert code == 0 and "revoked" in out
+    code, out = _run(env, "keys", "revoke", key_id)
+    assert code == 1 and "api_key_already_revoked" in out
+
+
+def test_clear_errors_without_tracebacks(env: dict[str, str]) -> None:
+    code, out = _run(env, "merchants", "create", "X", "--parent", "mch_missing")
+    assert code == 1
+    assert "invalid_parent" in out and "Traceback" not in out
+    code, out = _run(env, "keys", "create", "--merchant", "mch_missing")
+    assert code == 1 and "merchant_not_found" in out
+    code, out = _run(env, "keys", "create")
+    assert code != 0 and "--merchant or --admin" in out
+    code, out = _run({**env, "PAYDESK_PORT": "nope"}, "merchants", "list")
+    assert code == 2 and "PAYDESK_PORT" in out
+
+
+def test_demo_rotates_its_keys(env: dict[str, str]) -> None:
+    code, first = _run(env, "demo")
+    assert code == 0, first
+    assert "created" in first
+    first_keys = {m.group(0) for m in SECRET.finditer(first)}
+    assert len(first_keys) == 2
+    code, second = _run(env, "demo")
+    assert code == 0 and "found" in second
+    second_keys = {m.group(0) for m in SECRET.finditer(second)}
+    assert len(second_keys) == 2 and not first_keys & second_keys
+    code, out = _run(env, "keys", "list")
+    assert out.count("demo") >= 4

@@ -1,0 +1,75 @@
+"""The embedded default as a user runs it: migrate, demo, serve; real processes, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import free_port
+
+STARTUP_TIMEOUT_S = 30
+
+
+def _paydesk(*args: str, env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "paydesk", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_migrate_demo_serve_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PAYDESK_DATA_DIR": str(tmp_path / "var"),
+        "PAYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'paydesk.db'}",
+        "PAYDESK_PORT": str(port),
+    }
+    assert "-> " in _paydesk("migrate", env=env)
+    demo = _paydesk("demo", env=env)
+    test_key = re.search(r"pd_test_sk_\w+", demo).group(0)  # type: ignore[union-attr]
+    admin_key = re.search(r"pd_admin_sk_\w+", demo).group(0)  # type: ignore[union-attr]
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "paydesk", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            try:
+                health = httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, "serve exited"
+                assert time.monotonic() < deadline, "serve did not answer"
+                time.sleep(0.2)
+        assert health.json()["status"] == "ok"
+        me = httpx.get(f"{base}/v1/merchant", headers={"Authorization": f"Bearer {test_key}"})
+        assert me.json()["name"] == "Demo Shop"
+        merchants = httpx.get(
+            f"{base}/v1/merchants", headers={"Authorization": f"Bearer {admin_key}"}
+        ).json()["data"]
+        assert "Demo Shop" in {m["name"] for m in merchants}
+        assert httpx.get(f"{base}/openapi.json").status_code == 200
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}" in output
+    assert '"event": "http_request"' in output  # JSON logs

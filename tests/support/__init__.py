@@ -1,0 +1,1 @@
+"""Helpers shared by tests: job handlers, a worker entry point, database fixtures' data."""

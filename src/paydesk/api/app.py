@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.security import HTTPBearer
-from fastapi import Depends
 
 from paydesk import __version__
 from paydesk.api import health
@@ -23,7 +22,10 @@ from paydesk.merchants import endpoints as merchant_endpoints
 
 log = structlog.get_logger("paydesk.app")
 
-_bearer = HTTPBearer(auto_error=False, description="A Paydesk secret key: pd_test_sk_..., pd_live_sk_... or pd_admin_sk_...")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A Paydesk secret key: pd_test_sk_..., pd_live_sk_... or pd_admin_sk_...",
+)
 
 
 def create_app(

@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paydesk.core.errors import PaydeskError
@@ -40,7 +41,7 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
-def _param(loc: tuple[Any, ...] | list[Any]) -> str | None:
+def _param(loc: Any) -> str | None:
     parts = [str(part) for part in loc]
     if parts and parts[0] in {"body", "query", "path", "header"}:
         parts = parts[1:]
@@ -79,6 +80,17 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, IntegrityError):
+        # A uniqueness race the service did not foresee: the transaction rolled back.
+        log.warning("integrity_conflict", path=request.url.path, error=type(exc.orig).__name__)
+        return error_response(409, "conflict", "a concurrent request changed the same data; retry")
+    log.error("database_error", path=request.url.path, exc_info=exc)
+    return error_response(
+        503, "database_unavailable", "the database is unavailable or busy; retry shortly"
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", path=request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "an internal error occurred; it has been logged")
@@ -88,4 +100,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PaydeskError, _paydesk_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _database_error)
+    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -31,8 +31,9 @@ def _route_label(scope: Scope) -> str:
     one series per route, not one per object."""
     if scope.get("route") is None:
         return "unmatched"
-    names = {str(value): name for name, value in (scope.get("path_params") or {}).items()}
-    segments = str(scope["path"]).split("/")
+    params = scope.get("path_params") or {}
+    names: dict[str, str] = {str(value): str(name) for name, value in params.items()}
+    segments: list[str] = str(scope["path"]).split("/")
     return "/".join(f"{{{names[part]}}}" if part in names else part for part in segments)
 
 
@@ -94,7 +95,7 @@ class RequestContextMiddleware:
     def _request_id(scope: Scope) -> str:
         for name, value in scope.get("headers", []):
             if name == REQUEST_ID_HEADER.encode():
-                candidate = value.decode("latin-1")
+                candidate: str = value.decode("latin-1")
                 if _REQUEST_ID_PATTERN.match(candidate):
                     return candidate
         return f"req_{uuid.uuid4().hex}"

@@ -103,9 +103,7 @@ async def _run(
     mutating: bool,
 ) -> Response:
     session.begin()
-    principal = await run_in_threadpool(
-        authenticate, session, request.headers.get("authorization")
-    )
+    principal = await run_in_threadpool(authenticate, session, request.headers.get("authorization"))
     request.state.session = session
     request.state.principal = principal
     key = request.headers.get("idempotency-key") if mutating else None

@@ -13,8 +13,8 @@ from paydesk.core.errors import PaydeskError
 from paydesk.core.settings import Settings, SettingsError, load_settings
 from paydesk.db.engine import Database
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")

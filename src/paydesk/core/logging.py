@@ -46,6 +46,8 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = LogFormat.JSON) -> N
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Alembic narrates every context it opens at INFO; its warnings are what matter.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

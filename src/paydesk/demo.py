@@ -41,7 +41,10 @@ def seed(session: Session) -> DemoKeys:
     created = merchant is None
     if merchant is None:
         merchant = service.create_merchant(
-            session, name=DEMO_MERCHANT_NAME, kind=MerchantKind.MERCHANT, parent_id=None,
+            session,
+            name=DEMO_MERCHANT_NAME,
+            kind=MerchantKind.MERCHANT,
+            parent_id=None,
             actor=ACTOR,
         )
     app = session.scalars(
@@ -62,7 +65,11 @@ def seed(session: Session) -> DemoKeys:
         auth.revoke_key(session, platform.id, old_admin.id, actor=ACTOR)
 
     test_key = auth.issue_key(
-        session, merchant_id=merchant.id, mode=KeyMode.TEST, app_id=app.id, label=DEMO_LABEL,
+        session,
+        merchant_id=merchant.id,
+        mode=KeyMode.TEST,
+        app_id=app.id,
+        label=DEMO_LABEL,
         actor=ACTOR,
     )
     admin_key = auth.issue_admin_key(session, label=DEMO_LABEL, actor=ACTOR)

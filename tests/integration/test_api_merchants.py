@@ -82,9 +82,12 @@ def test_keys_are_shown_once_hashed_and_mode_prefixed(client: TestClient, world:
     assert created["secret"].startswith(created["display_prefix"])
     listed = client.get("/v1/keys", headers=world.a.headers).json()["data"]
     assert all("secret" not in key for key in listed)
-    assert client.get("/v1/merchant", headers={"Authorization": f"Bearer {created['secret']}"}).json()[
-        "id"
-    ] == world.a.merchant_id
+    assert (
+        client.get("/v1/merchant", headers={"Authorization": f"Bearer {created['secret']}"}).json()[
+            "id"
+        ]
+        == world.a.merchant_id
+    )
     # A test-mode key cannot mint a live key; an admin can.
     response = client.post("/v1/keys", json={"mode": "live"}, headers=world.a.headers)
     assert response.json()["error"]["code"] == "mode_not_allowed"

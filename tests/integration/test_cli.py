@@ -53,7 +53,9 @@ def test_merchants_and_keys_lifecycle(env: dict[str, str]) -> None:
     code, out = _run(env, "merchants", "create", "Acme", "--kind", "agent")
     assert code == 0, out
     agent_id = re.search(r"mch_\w+", out).group(0)  # type: ignore[union-attr]
-    code, out = _run(env, "merchants", "create", "Acme Store", "--kind", "store", "--parent", agent_id)
+    code, out = _run(
+        env, "merchants", "create", "Acme Store", "--kind", "store", "--parent", agent_id
+    )
     assert code == 0, out
     code, out = _run(env, "merchants", "list", "--parent", agent_id)
     assert "Acme Store" in out and "store" in out

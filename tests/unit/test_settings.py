@@ -67,7 +67,9 @@ def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "PAYDESK_CONFIG_FILE" in str(info.value)
 
 
-def test_development_secret_is_generated_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_development_secret_is_generated_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("PAYDESK_SECRET_KEY", raising=False)
     settings = load_settings(data_dir=tmp_path)
     first = settings.secret()

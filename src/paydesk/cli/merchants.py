@@ -45,8 +45,12 @@ def merchants_list(
     table = Table("id", "kind", "name", "status", "parent", "depth")
     for merchant in page.items:
         table.add_row(
-            merchant.id, merchant.kind, merchant.name, merchant.status,
-            merchant.parent_id or "", str(merchant.depth),
+            merchant.id,
+            merchant.kind,
+            merchant.name,
+            merchant.status,
+            merchant.parent_id or "",
+            str(merchant.depth),
         )
     console.print(table)
     if page.has_more:
@@ -107,7 +111,12 @@ def keys_list(merchant: str = typer.Option(None, help="Only this merchant's keys
     table = Table("id", "merchant", "role", "mode", "prefix", "label", "revoked")
     for key in page.items:
         table.add_row(
-            key.id, key.merchant_id, key.role, key.mode, key.display_prefix, key.label,
+            key.id,
+            key.merchant_id,
+            key.role,
+            key.mode,
+            key.display_prefix,
+            key.label,
             key.revoked_at.isoformat() if key.revoked_at else "",
         )
     console.print(table)

@@ -70,9 +70,7 @@ def get_merchant(merchant_id: str, session: SessionDep, principal: PrincipalDep)
 
 
 @router.post("/merchants/{merchant_id}/suspend", summary="Suspend a merchant (admin)")
-def suspend_merchant(
-    merchant_id: str, session: SessionDep, principal: PrincipalDep
-) -> MerchantOut:
+def suspend_merchant(merchant_id: str, session: SessionDep, principal: PrincipalDep) -> MerchantOut:
     principal.require_admin()
     merchant = service.set_merchant_status(
         session, merchant_id, MerchantStatus.SUSPENDED, actor=principal.actor

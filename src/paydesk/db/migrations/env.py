@@ -3,8 +3,11 @@ or against ``PAYDESK_DATABASE_URL`` when alembic is run from the command line.""
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import sqlalchemy as sa
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 
 from paydesk.db.base import UTCDateTime
 from paydesk.db.schema import metadata
@@ -12,7 +15,7 @@ from paydesk.db.schema import metadata
 config = context.config
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render our column types as plain SQLAlchemy ones, so migrations never import paydesk."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

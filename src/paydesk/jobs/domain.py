@@ -36,8 +36,8 @@ LAST_ERROR_LENGTH_MAX = 2000
 _rng = random.Random()  # noqa: S311 - jitter, not cryptography
 
 _SECRET_PATTERNS = (
-    # Paydesk API keys (pd_test_sk_..., pd_live_sk_...).
-    re.compile(r"\bpd_(?:test|live)_[a-z]{2}_[A-Za-z0-9_\-]+"),
+    # Paydesk API keys (pd_test_sk_..., pd_live_sk_..., pd_admin_sk_...).
+    re.compile(r"\bpd_(?:test|live|admin)_[a-z]{2}_[A-Za-z0-9_\-]+"),
     # Credentials inside URLs: scheme://user:password@host.
     re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),
     # key=value and "key": "value" pairs whose key names a secret.

@@ -45,9 +45,7 @@ def test_dead_job_is_listed_and_retried_through_the_api(
     assert (again.status_code, again.json()["error"]["code"]) == (409, "job_not_retryable")
 
 
-def test_jobs_are_private_to_their_merchant(
-    client: TestClient, world: World, db: Database
-) -> None:
+def test_jobs_are_private_to_their_merchant(client: TestClient, world: World, db: Database) -> None:
     job_id = _dead_job(db, world.a.merchant_id, "private")
     assert client.get("/v1/jobs", headers=world.b.headers).json()["data"] == []
     assert client.get(f"/v1/jobs/{job_id}", headers=world.b.headers).status_code == 404

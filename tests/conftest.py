@@ -35,6 +35,59 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+_probe: dict[str, str | None] = {}
+
+
+def _postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used (probed once per run), or ``None`` when it can."""
+    if "reason" not in _probe:
+        base = _postgres_base_url()
+        engine = sa.create_engine(base, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            _probe["reason"] = None
+        except sa.exc.OperationalError as exc:
+            where = sa.engine.make_url(base).render_as_string()
+            _probe["reason"] = f"PostgreSQL unreachable at {where}: {str(exc.orig).splitlines()[0]}"
+        finally:
+            engine.dispose()
+    return _probe["reason"]
+
+
+def _uses_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("db") == "postgres":
+        return True
+    return bool({"pg_db", "postgres_url"} & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Outside CI, skip the PostgreSQL tests when it is unreachable (one summary line)."""
+    postgres_items = [item for item in items if _uses_postgres(item)]
+    if not postgres_items or _in_ci():
+        return
+    reason = _postgres_unreachable()
+    if reason is None:
+        return
+    config.stash[_SKIPPED_KEY] = (reason, len(postgres_items))
+    for item in postgres_items:
+        item.add_marker(pytest.mark.skip(reason="PostgreSQL unreachable"))
+
+
+_SKIPPED_KEY = pytest.StashKey[tuple[str, int]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = terminalreporter.config.stash.get(_SKIPPED_KEY, None)
+    if skipped is not None:
+        reason, count = skipped
+        terminalreporter.write_line(
+            f"{reason}; {count} PostgreSQL tests skipped (set PAYDESK_TEST_POSTGRES_URL)",
+            yellow=True,
+        )
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     path: Path = tmp_path_factory.mktemp("sqlite") / "paydesk.db"

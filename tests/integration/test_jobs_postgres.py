@@ -96,22 +96,13 @@ def test_four_workers_drain_jobs_concurrently_each_effect_once(pg_db: Database) 
     assert len(runners) > 1, f"only {runners} did any work"
 
 
-@pytest.fixture(params=["pg_db", "sqlite_db"])
-def any_db(request: pytest.FixtureRequest) -> Database:
-    """The same test on PostgreSQL and on SQLite (fixture names kept explicit)."""
-    db: Database = request.getfixturevalue(request.param)
-    return db
-
-
 @pytest.fixture
-def worker_process(
-    any_db: Database, tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """A real ``worker`` process on ``any_db`` with a 2 s lease; killed if still alive."""
+def worker_process(db: Database, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A real ``worker`` process on ``db`` with a 2 s lease; killed if still alive."""
     env = dict(os.environ)
     env.pop("PAYDESK_CONFIG_FILE", None)
     env.update(
-        PAYDESK_DATABASE_URL=any_db.url,
+        PAYDESK_DATABASE_URL=db.url,
         PAYDESK_JOB_MODULES=HANDLERS_MODULE,
         PAYDESK_JOB_LEASE_S=str(LEASE_S),
         PAYDESK_JOB_POLL_INTERVAL_S="0.2",
@@ -146,47 +137,47 @@ def _wait_for_marker(marker: Path, process: subprocess.Popen[bytes], log_path: P
 
 
 def test_killed_worker_job_runs_again_and_commits_once(
-    any_db: Database,
+    db: Database,
     worker_process: tuple[subprocess.Popen[bytes], Path],
     tmp_path: Path,
 ) -> None:
     process, log_path = worker_process
-    merchant_id = insert_merchant(any_db)
+    merchant_id = insert_merchant(db)
     marker = tmp_path / "started"
     payload = {"name": "survivor", "sleep_s": 30, "marker_path": str(marker)}
-    job_id = _enqueue(any_db, "test.slow_effect", payload, merchant_id)
+    job_id = _enqueue(db, "test.slow_effect", payload, merchant_id)
 
     _wait_for_marker(marker, process, log_path)
-    job = load_job(any_db, job_id)
+    job = load_job(db, job_id)
     assert (job.status, job.attempts, job.locked_by) == (JobStatus.RUNNING, 1, "doomed")
 
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=PROCESS_TIMEOUT_S)
-    assert app_count(any_db, "survivor") == 0
-    assert load_job(any_db, job_id).status == JobStatus.RUNNING  # until its lease expires
+    assert app_count(db, "survivor") == 0
+    assert load_job(db, job_id).status == JobStatus.RUNNING  # until its lease expires
 
-    second = Worker(any_db, worker_settings(any_db, job_lease_s=LEASE_S), "second")
+    second = Worker(db, worker_settings(db, job_lease_s=LEASE_S), "second")
 
     def finished() -> bool:
         second.run_once()
-        return load_job(any_db, job_id).status == JobStatus.SUCCEEDED
+        return load_job(db, job_id).status == JobStatus.SUCCEEDED
 
     wait_until(finished, timeout_s=PROCESS_TIMEOUT_S, what="the second worker", interval_s=0.1)
-    job = load_job(any_db, job_id)
+    job = load_job(db, job_id)
     assert (job.status, job.attempts, job.locked_by) == (JobStatus.SUCCEEDED, 2, "second")
-    assert app_count(any_db, "survivor") == 1
+    assert app_count(db, "survivor") == 1
 
 
 def test_sigterm_finishes_the_current_job_then_exits(
-    any_db: Database,
+    db: Database,
     worker_process: tuple[subprocess.Popen[bytes], Path],
     tmp_path: Path,
 ) -> None:
     process, log_path = worker_process
-    merchant_id = insert_merchant(any_db)
+    merchant_id = insert_merchant(db)
     marker = tmp_path / "started"
     payload = {"name": "finished", "sleep_s": 1.0, "marker_path": str(marker)}
-    with unit_of_work(any_db) as session:  # one commit: the worker claims both together
+    with unit_of_work(db) as session:  # one commit: the worker claims both together
         current = enqueue(session, "test.slow_effect", payload, merchant_id=merchant_id).id
         queued = enqueue(session, "test.effect", {"name": "queued"}, merchant_id=merchant_id).id
 
@@ -194,9 +185,9 @@ def test_sigterm_finishes_the_current_job_then_exits(
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=PROCESS_TIMEOUT_S) == 0, log_path.read_text()
 
-    job = load_job(any_db, current)
+    job = load_job(db, current)
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
-    assert app_count(any_db, "finished") == 1
-    left = load_job(any_db, queued)  # claimed in the same batch, given back unstarted
+    assert app_count(db, "finished") == 1
+    left = load_job(db, queued)  # claimed in the same batch, given back unstarted
     assert (left.status, left.attempts, left.locked_by) == (JobStatus.PENDING, 0, None)
-    assert app_count(any_db, "queued") == 0
+    assert app_count(db, "queued") == 0

@@ -19,6 +19,7 @@ from paydesk.core.settings import Settings, load_settings
 from paydesk.db.engine import Database
 from paydesk.jobs import endpoints as job_endpoints
 from paydesk.merchants import endpoints as merchant_endpoints
+from paydesk.wallet import endpoints as wallet_endpoints
 
 log = structlog.get_logger("paydesk.app")
 
@@ -73,6 +74,7 @@ def create_app(
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(_bearer)])
     v1.include_router(merchant_endpoints.router)
     v1.include_router(job_endpoints.router)
+    v1.include_router(wallet_endpoints.router)
     app.include_router(v1)
     app.include_router(health.router)
     return app

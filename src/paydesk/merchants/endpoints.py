@@ -137,6 +137,7 @@ def register_currency(
         exponent=body.exponent,
         name=body.name,
         actor=principal.actor,
+        kind=body.kind,
     )
     return VirtualCurrencyOut.model_validate(row)
 

@@ -84,6 +84,13 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class VirtualKind(StrEnum):
+    COINS = "coins"
+    """Bought and gifted game currency: a wallet keeps the paid and the gifted part apart."""
+    POINTS = "points"
+    """Earned, never bought: one part, which may expire."""
+
+
 class VirtualCurrency(Base):
     __tablename__ = "virtual_currencies"
     __table_args__ = (sa.UniqueConstraint("app_id", "code"),)
@@ -94,6 +101,7 @@ class VirtualCurrency(Base):
     code: Mapped[str] = mapped_column(sa.String(16))
     exponent: Mapped[int] = mapped_column(sa.SmallInteger)
     name: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[str] = mapped_column(sa.String(10), server_default=VirtualKind.COINS.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from paydesk.merchants.models import KeyMode, MerchantKind, MerchantStatus
+from paydesk.merchants.models import KeyMode, MerchantKind, MerchantStatus, VirtualKind
 
 
 class Strict(BaseModel):
@@ -80,6 +80,7 @@ class VirtualCurrencyCreate(Strict):
     code: str = Field(min_length=3, max_length=16)
     exponent: int = Field(ge=0, le=8)
     name: str = Field(min_length=1, max_length=100)
+    kind: VirtualKind = VirtualKind.COINS
 
 
 class VirtualCurrencyOut(BaseModel):
@@ -90,3 +91,4 @@ class VirtualCurrencyOut(BaseModel):
     code: str
     exponent: int
     name: str
+    kind: VirtualKind

@@ -26,6 +26,7 @@ from paydesk.merchants.models import (
     MerchantKind,
     MerchantStatus,
     VirtualCurrency,
+    VirtualKind,
 )
 
 MERCHANT_DEPTH_MAX = 16
@@ -204,6 +205,7 @@ def register_virtual_currency(
     exponent: int,
     name: str,
     actor: str,
+    kind: VirtualKind = VirtualKind.COINS,
 ) -> VirtualCurrency:
     """Register a currency the app issues (game coins, points) with its own exponent."""
     app = get_app(session, merchant_id, app_id)
@@ -217,6 +219,7 @@ def register_virtual_currency(
         code=currency.code,
         exponent=currency.exponent,
         name=currency.name,
+        kind=kind.value,
         created_at=clock.now(),
     )
     repo.add(session, row)

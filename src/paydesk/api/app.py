@@ -18,6 +18,7 @@ from paydesk.api.routing import Services
 from paydesk.core.settings import Settings, load_settings
 from paydesk.db.engine import Database
 from paydesk.jobs import endpoints as job_endpoints
+from paydesk.ledger import endpoints as ledger_endpoints
 from paydesk.merchants import endpoints as merchant_endpoints
 from paydesk.wallet import endpoints as wallet_endpoints
 
@@ -75,6 +76,7 @@ def create_app(
     v1.include_router(merchant_endpoints.router)
     v1.include_router(job_endpoints.router)
     v1.include_router(wallet_endpoints.router)
+    v1.include_router(ledger_endpoints.router)
     app.include_router(v1)
     app.include_router(health.router)
     return app

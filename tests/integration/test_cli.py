@@ -95,3 +95,35 @@ def test_demo_rotates_its_keys(env: dict[str, str]) -> None:
     assert len(second_keys) == 2 and not first_keys & second_keys
     code, out = _run(env, "keys", "list")
     assert out.count("demo") >= 4
+
+
+def test_wallet_commands(env: dict[str, str], db: Database) -> None:
+    from paydesk.db.uow import unit_of_work
+    from paydesk.merchants import service
+    from paydesk.merchants.models import MerchantKind
+
+    with unit_of_work(db) as session:
+        merchant = service.create_merchant(
+            session, name="Game", kind=MerchantKind.MERCHANT, parent_id=None, actor="test"
+        )
+        app_id = service.create_app(session, merchant.id, "Game app", actor="test").id
+    code, out = _run(
+        env, "wallet", "recharge", "u1", "CNY", "500", "--reference", "r1", "--app", app_id
+    )
+    assert code == 0, out
+    code, out = _run(
+        env, "wallet", "recharge", "u1", "CNY", "500", "--reference", "r1", "--app", app_id
+    )
+    assert code == 0 and "replayed" in out
+    code, out = _run(
+        env, "wallet", "consume", "u1", "CNY", "900", "--reference", "r2", "--app", app_id
+    )
+    assert code == 1 and "exceeds_floor" in out
+    code, out = _run(
+        env, "wallet", "consume", "u1", "CNY", "200", "--reference", "r3", "--app", app_id
+    )
+    assert code == 0, out
+    code, out = _run(env, "wallet", "balance", "u1", "--app", app_id)
+    assert code == 0 and "300" in out and "500" in out  # balance, and saved in the totals
+    code, out = _run(env, "wallet", "freeze", "u1", "--app", app_id)
+    assert code == 0 and "froze 1 account" in out

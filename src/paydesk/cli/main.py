@@ -7,6 +7,7 @@ import typer
 from paydesk.cli.common import console, database, fail, settings_or_exit
 from paydesk.cli.jobs import jobs_app, worker_command
 from paydesk.cli.merchants import apps_app, keys_app, merchants_app
+from paydesk.cli.wallet import ledger_app, wallet_app
 from paydesk.core.logging import configure_logging
 from paydesk.db import migrate as migrations
 from paydesk.db.uow import unit_of_work
@@ -21,6 +22,8 @@ app.add_typer(merchants_app, name="merchants")
 app.add_typer(apps_app, name="apps")
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(wallet_app, name="wallet")
+app.add_typer(ledger_app, name="ledger")
 app.command("worker", help="Run due jobs until stopped (Ctrl-C finishes the current job).")(
     worker_command
 )

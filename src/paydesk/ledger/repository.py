@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from paydesk.ledger.domain import AccountRules
 from paydesk.ledger.models import Entry, Hold, Journal, LedgerAccount, LedgerBalance
 
-accounts = LedgerAccount.__table__
-balances = LedgerBalance.__table__
-journals = Journal.__table__
-entries = Entry.__table__
-holds = Hold.__table__
+accounts: sa.Table = LedgerAccount.__table__  # type: ignore[assignment]
+balances: sa.Table = LedgerBalance.__table__  # type: ignore[assignment]
+journals: sa.Table = Journal.__table__  # type: ignore[assignment]
+entries: sa.Table = Entry.__table__  # type: ignore[assignment]
+holds: sa.Table = Hold.__table__  # type: ignore[assignment]
 
 _slot_rng = random.Random()  # noqa: S311 - spreading load, not cryptography
 

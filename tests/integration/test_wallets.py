@@ -62,6 +62,13 @@ def _ledger_sums_to_zero(db: Database) -> None:
     assert rows and all(total == 0 for _, total in rows), rows
 
 
+def test_an_unknown_user_cannot_spend(wallets: Wallets) -> None:
+    response = wallets.call("nobody", "consume", currency="GEMS", amount=1)
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "wallet_not_found")
+    response = wallets.call("nobody", "transfer", currency="CNY", amount=1, to_user_id="x")
+    assert response.json()["error"]["code"] == "wallet_not_found"
+
+
 def test_money_recharge_consume_transfer(wallets: Wallets, db: Database) -> None:
     assert wallets.call("alice", "recharge", currency="CNY", amount=1000).status_code == 200
     spent = wallets.call("alice", "consume", currency="CNY", amount=300).json()
@@ -137,6 +144,8 @@ def test_a_repeated_reference_applies_once(wallets: Wallets) -> None:
         ),
         ("transfer", {"currency": "CNY", "amount": 1, "to_user_id": "dave"}, "invalid_request"),
         ("consume", {"currency": "CNY", "amount": 5, "app_id": "app_missing"}, "app_not_found"),
+        ("consume", {"currency": "USD", "amount": 5}, "wallet_not_found"),
+        ("withdrawals", {"currency": "USD", "amount": 5}, "wallet_not_found"),
     ],
 )
 def test_bad_input_is_refused_and_changes_nothing(
@@ -144,6 +153,7 @@ def test_bad_input_is_refused_and_changes_nothing(
 ) -> None:
     wallets.call("dave", "recharge", currency="CNY", amount=100)
     response = wallets.call("dave", op, **body)
+    assert response.status_code >= 400
     assert response.json()["error"]["code"] == code, response.text
     assert wallets.balance("dave", "CNY")["balance"] == 100
 

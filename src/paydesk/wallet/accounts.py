@@ -23,12 +23,13 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from paydesk.core.currencies import UnknownCurrency, is_iso_code, iso_currency
+from paydesk.ledger import repository as ledger_repo
 from paydesk.ledger.accounts import AccountSpec, ensure_account
 from paydesk.ledger.models import FloorRule, LedgerAccount
 from paydesk.merchants import repository as merchants_repo
 from paydesk.merchants.models import VirtualKind
 from paydesk.merchants.service import get_app
-from paydesk.wallet.errors import InvalidUser
+from paydesk.wallet.errors import InvalidUser, WalletNotFound
 
 USER_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
 ZONE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{0,40}$")
@@ -117,10 +118,27 @@ def resolve_currency(session: Session, app_id: str, code: str) -> WalletCurrency
     return WalletCurrency(virtual.code, virtual.exponent, kind)
 
 
+def existing_user_account(
+    session: Session, ref: WalletRef, part: Part, currency: WalletCurrency
+) -> LedgerAccount:
+    """The user's account to debit: a user who never received this currency is unknown."""
+    found = ledger_repo.account_by_key(session, _user_spec(ref, part, currency).key())
+    if found is None:
+        raise WalletNotFound(
+            f"user {ref.user_id!r} has no {currency.code} wallet in this app", param="user_id"
+        )
+    return found
+
+
 def user_account(
     session: Session, ref: WalletRef, part: Part, currency: WalletCurrency
 ) -> LedgerAccount:
-    spec = AccountSpec(
+    """The user's account to credit, opened on first use."""
+    return ensure_account(session, _user_spec(ref, part, currency))
+
+
+def _user_spec(ref: WalletRef, part: Part, currency: WalletCurrency) -> AccountSpec:
+    return AccountSpec(
         merchant_id=ref.merchant_id,
         owner_type="user",
         owner_id=ref.user_id,
@@ -129,7 +147,6 @@ def user_account(
         app_id=ref.app_id,
         zone=ref.zone,
     )
-    return ensure_account(session, spec)
 
 
 def merchant_account(

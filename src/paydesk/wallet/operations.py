@@ -32,11 +32,12 @@ from paydesk.wallet.accounts import (
     WalletCurrency,
     WalletRef,
     check_ref,
+    existing_user_account,
     merchant_account,
     resolve_currency,
     user_account,
 )
-from paydesk.wallet.errors import OperationNotSupported
+from paydesk.wallet.errors import OperationNotSupported, WalletNotFound
 from paydesk.wallet.lots import add_lot, spend_lots
 from paydesk.wallet.models import SpendOrder
 from paydesk.wallet.settings import get_settings
@@ -176,7 +177,7 @@ def consume(
         return done
     if currency.kind is not CurrencyKind.COINS:
         part = currency.parts[0]
-        user = user_account(session, ref, part, currency)
+        user = existing_user_account(session, ref, part, currency)
         revenue = merchant_account(session, ref.merchant_id, ref.app_id, Counterpart.REVENUE, code)
         legs = [Leg(user.id, -amount, code), Leg(revenue.id, amount, code)]
         outcome = _post(
@@ -186,8 +187,17 @@ def consume(
             spend_lots(session, user.id, amount)
         return outcome
 
-    paid = user_account(session, ref, Part.PAID, currency)
-    gifted = user_account(session, ref, Part.GIFTED, currency)
+    try:
+        paid = existing_user_account(session, ref, Part.PAID, currency)
+    except WalletNotFound:
+        paid = None
+    gifted = (
+        existing_user_account(session, ref, Part.GIFTED, currency)
+        if paid is None
+        else user_account(session, ref, Part.GIFTED, currency)
+    )
+    if paid is None:
+        paid = user_account(session, ref, Part.PAID, currency)
     available = {}
     for account in sorted((paid, gifted), key=lambda a: a.id):  # lock in the ledger's order
         slots = ledger_repo.locked_slots(session, account.id)
@@ -266,7 +276,7 @@ def transfer(
     if (done := _replayed(session, ref.merchant_id, key, fingerprint)) is not None:
         return done
     part = currency.parts[0]
-    source = user_account(session, ref, part, currency)
+    source = existing_user_account(session, ref, part, currency)
     target = user_account(session, target_ref, part, currency)
     legs = [Leg(source.id, -amount, code), Leg(target.id, amount, code)]
     outcome = _post(
@@ -291,7 +301,7 @@ def withdraw(
     currency = _prepare(session, ref, code, amount)
     if currency.kind is not CurrencyKind.MONEY:
         raise OperationNotSupported("only money can be withdrawn")
-    user = user_account(session, ref, Part.CASH, currency)
+    user = existing_user_account(session, ref, Part.CASH, currency)
     payouts = merchant_account(session, ref.merchant_id, ref.app_id, Counterpart.PAYOUTS, code)
     return create_hold(
         session,

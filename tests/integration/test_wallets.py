@@ -270,3 +270,14 @@ def test_another_merchant_cannot_reach_these_wallets(
     own = client.get("/v1/wallets/kim", headers=world.b.headers).json()
     assert own["balances"] == []  # B's app has its own, empty, user kim
     assert wallets.balance("kim", "CNY")["balance"] == 100
+
+
+def test_cancel_only_reaches_the_same_users_app_and_zone(wallets: Wallets) -> None:
+    wallets.call("lee", "recharge", currency="GEMS", amount=10, zone="1")
+    wallets.call("lee", "consume", currency="GEMS", amount=4, zone="1", reference="b-1")
+    for who, zone in (("lee", "2"), ("other", "1")):
+        response = wallets.call(
+            who, "cancel", consume_reference="b-1", reference=f"c-{who}", zone=zone
+        )
+        assert response.json()["error"]["code"] == "consume_not_found"
+    assert wallets.balance("lee", "GEMS", zone="1")["balance"] == 6

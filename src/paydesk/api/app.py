@@ -20,7 +20,10 @@ from paydesk.db.engine import Database
 from paydesk.jobs import endpoints as job_endpoints
 from paydesk.ledger import endpoints as ledger_endpoints
 from paydesk.merchants import endpoints as merchant_endpoints
+from paydesk.midas import endpoints as midas_endpoints
+from paydesk.midas import gateway as midas_gateway
 from paydesk.wallet import endpoints as wallet_endpoints
+from paydesk.wallet import prepaid_endpoints
 
 log = structlog.get_logger("paydesk.app")
 
@@ -68,7 +71,7 @@ def create_app(
         description="One API over every payment channel, with a double-entry ledger behind it.",
         lifespan=lifespan,
     )
-    app.state.services = Services(settings=settings, db=db)
+    app.state.services = Services(settings=settings, db=db, secret=settings.secret())
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, body_bytes_max=settings.request_body_bytes_max)
 
@@ -76,7 +79,10 @@ def create_app(
     v1.include_router(merchant_endpoints.router)
     v1.include_router(job_endpoints.router)
     v1.include_router(wallet_endpoints.router)
+    v1.include_router(prepaid_endpoints.router)
     v1.include_router(ledger_endpoints.router)
+    v1.include_router(midas_endpoints.router)
     app.include_router(v1)
+    app.include_router(midas_gateway.router)
     app.include_router(health.router)
     return app

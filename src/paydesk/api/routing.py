@@ -8,6 +8,7 @@ store their response in the same transaction (see :mod:`paydesk.idempotency.serv
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from paydesk.core.crypto import decrypt, encrypt
 from paydesk.core.settings import Settings
 from paydesk.db.engine import Database
 from paydesk.idempotency import service as idempotency
@@ -35,6 +37,8 @@ class Services:
 
     settings: Settings
     db: Database
+    secret: str
+    """The server secret (``settings.secret()``), read once."""
 
 
 def services(request: Request) -> Services:
@@ -131,7 +135,7 @@ async def _run(
             )
         if stored is not None:
             await run_in_threadpool(session.rollback)
-            return _replay(stored)
+            return _replay(stored, found.secret, principal.merchant_id, key)
 
     response = await handler(request)
     if response.status_code >= 400:
@@ -144,7 +148,10 @@ async def _run(
             merchant_id=principal.merchant_id,
             key=key,
             status_code=response.status_code,
-            body=bytes(response.body).decode(),
+            # Responses can carry secrets (a new API key): stored encrypted, like other secrets.
+            body=encrypt(
+                found.secret, bytes(response.body).decode(), _context(principal.merchant_id, key)
+            ),
         )
     await run_in_threadpool(session.commit)
     return response
@@ -163,9 +170,15 @@ def _stored_after_race(
         return idempotency.replay(record, request_hash)
 
 
-def _replay(stored: idempotency.StoredResponse) -> Response:
+def _context(merchant_id: str, key: str) -> str:
+    return f"idempotency:{hashlib.sha256(f'{merchant_id}:{key}'.encode()).hexdigest()}"
+
+
+def _replay(
+    stored: idempotency.StoredResponse, secret: str, merchant_id: str, key: str
+) -> Response:
     return Response(
-        content=stored.body,
+        content=decrypt(secret, stored.body, _context(merchant_id, key)),
         status_code=stored.status_code,
         media_type="application/json",
         headers={REPLAYED_HEADER: "true"},

@@ -54,7 +54,12 @@ from paydesk.jobs.registry import registry as default_registry
 from paydesk.jobs.repository import ClaimedJob
 from paydesk.jobs.service import enqueue
 
-BUILTIN_MODULES = ("paydesk.jobs.builtin", "paydesk.ledger.jobs", "paydesk.wallet.lots")
+BUILTIN_MODULES = (
+    "paydesk.jobs.builtin",
+    "paydesk.ledger.jobs",
+    "paydesk.wallet.lots",
+    "paydesk.wallet.prepaid",
+)
 """Imported by every worker: Paydesk's own handlers and schedules."""
 SCHEDULES_PER_TICK_MAX = 100
 WORKER_ID_LENGTH_MAX = 100

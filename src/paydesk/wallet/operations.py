@@ -94,7 +94,13 @@ def _post(
     parts: dict[str, int],
     memo: str,
 ) -> Outcome:
-    meta = {"request": fingerprint, "user_id": ref.user_id, "zone": ref.zone, "parts": parts}
+    meta = {
+        "request": fingerprint,
+        "app_id": ref.app_id,
+        "user_id": ref.user_id,
+        "zone": ref.zone,
+        "parts": parts,
+    }
     try:
         posted: Posted = post_journal(
             session,
@@ -241,7 +247,16 @@ def cancel_consume(
     original = ledger_repo.journal_by_key(
         session, ref.merchant_id, _key("consume", consume_reference)
     )
-    if original is None or original.meta.get("user_id") != ref.user_id:
+    owner = (
+        {name: original.meta.get(name) for name in ("app_id", "user_id", "zone")}
+        if original
+        else {}
+    )
+    if original is None or owner != {
+        "app_id": ref.app_id,
+        "user_id": ref.user_id,
+        "zone": ref.zone,
+    }:
         raise InvalidRequest(
             "no such consumption for this user", code="consume_not_found", param="reference"
         )

@@ -1,0 +1,1 @@
+"""A Midas-compatible virtual currency API (WeChat mini-games) over Paydesk wallets."""

@@ -19,7 +19,7 @@ from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
 from paydesk.jobs.worker import Worker
 from paydesk.ledger.models import Journal, LedgerAccount, LedgerBalance
-from paydesk.wallet import prepaid
+from paydesk.wallet import prepaid, prepaid_issue
 from paydesk.wallet.accounts import WalletRef
 from paydesk.wallet.models import PrepaidCard
 from tests.integration.conftest import Tenant, World
@@ -156,6 +156,12 @@ def test_issue_activate_and_redeem_into_a_wallet(cards: Cards, db: Database) -> 
     assert result["card"]["redeemed_by"] == "alice"
     assert result["card"]["balance"] == 0
     assert cards.wallet("alice", "CNY")["balance"] == 500
+    # A redeemed card is a recharge of the wallet: it counts as saved.
+    totals = cards.client.get("/v1/wallets/alice/totals", headers=cards.tenant.headers)
+    assert totals.status_code == 200, totals.text
+    assert totals.json() == [
+        {"currency": "CNY", "saved": 500, "spent": 0, "presented": 0, "expired": 0, "withdrawn": 0}
+    ]
     _assert_ledger_balanced(db, cards.tenant.merchant_id)
 
 
@@ -395,7 +401,7 @@ def test_a_batch_is_issued_once_under_concurrency(cards: Cards, db: Database) ->
 
     def issue(_index: int) -> None:
         with unit_of_work(db) as session:
-            prepaid.issue_batch(
+            prepaid_issue.issue_batch(
                 session, cards.tenant.merchant_id, cards.tenant.app_id, 3, 100, "CNY", expires, "p"
             )
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from paydesk.core import clock
@@ -13,10 +15,14 @@ from paydesk.core.ids import new_id
 from paydesk.core.pagination import page_size
 from paydesk.ledger import repository as repo
 from paydesk.ledger.errors import AccountClosed, AccountNotEmpty, AccountNotFound
-from paydesk.ledger.models import AccountStatus, FloorRule, LedgerAccount
+from paydesk.ledger.models import AccountStatus, FloorRule, LedgerAccount, LedgerBalance
 
 SLOTS_MAX = 64
 OWNER_FIELD_LENGTH_MAX = 128
+
+# Core tables for the bulk insert of open_accounts; all other SQL lives in repository.py.
+_accounts: sa.Table = LedgerAccount.__table__  # type: ignore[assignment]
+_balances: sa.Table = LedgerBalance.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +99,72 @@ def ensure_account(
     existing = repo.account_by_key(session, spec.key())
     if existing is not None:
         return existing
+    _check_spec(spec)
+    _check_rules(floor_rule, overdraft_limit, slots)
+    values = {
+        **spec.key(),
+        **_new_account_values(floor_rule, overdraft_limit, slots, parent_id),
+        "id": new_id("acc"),
+    }
+    repo.insert_account(session, values, slots)
+    account = repo.account_by_key(session, spec.key())
+    assert account is not None
+    return account
+
+
+def open_accounts(
+    session: Session,
+    specs: Sequence[AccountSpec],
+    *,
+    floor_rule: FloorRule = FloorRule.NON_NEGATIVE,
+    slots: int = 1,
+) -> list[str]:
+    """Open many new accounts with the same rules in two statements; returns their ids, in
+    the order of ``specs``.
+
+    Use it when the accounts are known not to exist yet, because their owners were made in
+    the same transaction (the cards of a prepaid batch): opening 10,000 accounts one by one
+    with :func:`ensure_account` takes some 17 s on PostgreSQL. Anywhere else use
+    :func:`ensure_account`, which finds an existing account and is safe under concurrency.
+    The rows are the ones :func:`ensure_account` writes (active, no overdraft, no parent,
+    zero balance in every slot). ``specs`` are checked as :func:`ensure_account` checks
+    them, and must be distinct; an account that already exists under one of them fails the
+    insert with the database's unique-key error."""
+    if not specs:
+        return []
+    for spec in specs:
+        _check_spec(spec)
+    _check_rules(floor_rule, 0, slots)
+    if len({tuple(spec.key().values()) for spec in specs}) != len(specs):
+        raise InvalidRequest("the accounts to open must be distinct")
+    shared = _new_account_values(floor_rule, 0, slots, None)
+    account_ids = [new_id("acc") for _ in specs]
+    session.execute(
+        sa.insert(_accounts),
+        [
+            {**spec.key(), **shared, "id": account_id}
+            for spec, account_id in zip(specs, account_ids, strict=True)
+        ],
+    )
+    session.execute(
+        sa.insert(_balances),
+        [
+            {"account_id": account_id, "slot": slot, "balance": 0, "pending_debit": 0}
+            for account_id in account_ids
+            for slot in range(slots)
+        ],
+    )
+    return account_ids
+
+
+def _check_spec(spec: AccountSpec) -> None:
     for name in ("owner_type", "owner_id", "kind", "currency"):
         value = getattr(spec, name)
         if not value or len(value) > OWNER_FIELD_LENGTH_MAX:
             raise InvalidRequest(f"{name} must be 1 to {OWNER_FIELD_LENGTH_MAX} characters")
+
+
+def _check_rules(floor_rule: FloorRule, overdraft_limit: int, slots: int) -> None:
     if not 1 <= slots <= SLOTS_MAX:
         raise InvalidRequest(f"slots must be between 1 and {SLOTS_MAX}", param="slots")
     if overdraft_limit < 0 or (overdraft_limit and floor_rule is not FloorRule.OVERDRAFT):
@@ -104,10 +172,14 @@ def ensure_account(
             "overdraft_limit is a non-negative amount, for the overdraft floor rule only",
             param="overdraft_limit",
         )
+
+
+def _new_account_values(
+    floor_rule: FloorRule, overdraft_limit: int, slots: int, parent_id: str | None
+) -> dict[str, object]:
+    """The columns of a new account besides its key and id."""
     now = clock.now()
-    values = {
-        **spec.key(),
-        "id": new_id("acc"),
+    return {
         "floor_rule": floor_rule.value,
         "overdraft_limit": overdraft_limit,
         "status": AccountStatus.ACTIVE.value,
@@ -116,10 +188,6 @@ def ensure_account(
         "created_at": now,
         "updated_at": now,
     }
-    repo.insert_account(session, values, slots)
-    account = repo.account_by_key(session, spec.key())
-    assert account is not None
-    return account
 
 
 def get_account(session: Session, merchant_id: str | None, account_id: str) -> LedgerAccount:

@@ -77,6 +77,8 @@ class PrepaidBatch(Base):
 
 class PrepaidCard(Base):
     __tablename__ = "prepaid_cards"
+    # The expiry job looks for issued or active cards past their expiry.
+    __table_args__ = (sa.Index("ix_prepaid_cards_status_expires", "status", "expires_at"),)
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"), index=True)

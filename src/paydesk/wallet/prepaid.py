@@ -11,38 +11,31 @@ pay        card, the amount paid                merchant ``revenue``
 expire     card, what it still holds            merchant ``expired``
 =========  ===================================  =====================================
 
-A card's code is shown once, in the answer to the issue call; only its SHA-256 and last four
-characters are stored. Every operation that takes a card row locks it first, so two
-operations on one card run one after the other.
+This module moves value (activate, redeem, pay, expire, and the expiry job); issuing is in
+:mod:`.prepaid_issue`, reading cards and batches in :mod:`.prepaid_cards`. Every operation
+that takes a card row locks it first, so two operations on one card run one after the other.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from paydesk.core import clock
-from paydesk.core.errors import Conflict, InvalidRequest
-from paydesk.core.ids import new_id
 from paydesk.core.money import check_amount
-from paydesk.core.pagination import PageResult, page_size, trim
 from paydesk.jobs.registry import JobContext, job_handler, register_schedule
 from paydesk.ledger import repository as ledger_repo
-from paydesk.ledger.accounts import AccountSpec
 from paydesk.ledger.domain import Leg
 from paydesk.ledger.errors import ExceedsFloor, JournalKeyReused
-from paydesk.ledger.models import AccountStatus, FloorRule, Journal, LedgerAccount, LedgerBalance
+from paydesk.ledger.models import Journal
 from paydesk.ledger.posting import post_journal
-from paydesk.merchants.service import get_app
 from paydesk.wallet.accounts import (
     Counterpart,
     CurrencyKind,
@@ -55,54 +48,21 @@ from paydesk.wallet.accounts import (
 )
 from paydesk.wallet.errors import CardNotFound, CardNotUsable
 from paydesk.wallet.lots import add_lot
-from paydesk.wallet.models import CardStatus, PrepaidBatch, PrepaidCard
-from paydesk.wallet.operations import REFERENCE_LENGTH_MAX
+from paydesk.wallet.models import CardStatus, PrepaidCard
+from paydesk.wallet.prepaid_cards import CardState, card_state
+from paydesk.wallet.prepaid_issue import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    code_hash,
+    normalize_code,
+    operation_key,
+)
 from paydesk.wallet.settings import get_settings
 
-BATCH_COUNT_MAX = 10_000
-EXPIRY_MAX = timedelta(days=10 * 366)
-"""Cards expire at most about ten years after they are issued."""
-CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-"""32 symbols without 0/O and 1/I, which people misread on a printed card."""
-CODE_LENGTH = 16
-"""16 symbols of 5 bits: 80 random bits, far beyond guessing."""
-CODE_GROUP = 4
 EXPIRE_BATCH_MAX = 500
 EXPIRE_JOB = "wallet.expire_prepaid_cards"
-_CARD_OWNER = "card"
-_CARD_KIND = "prepaid"
 
 log = structlog.get_logger(__name__)
-
-
-class BatchReferenceReused(Conflict):
-    code = "batch_reference_reused"
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedCode:
-    card_id: str
-    code: str
-    """The card's secret code, grouped for printing; never stored, never shown again."""
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedBatch:
-    batch: PrepaidBatch
-    codes: list[IssuedCode]
-    """Empty when ``replayed``: codes are shown once."""
-    replayed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CardState:
-    card: PrepaidCard
-    balance: int
-    """Minor units the card holds now."""
-
-    @property
-    def id(self) -> str:
-        return self.card.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,124 +72,6 @@ class CardMovement:
     """Minor units moved by the journal (the original one on a replay)."""
     state: CardState
     replayed: bool
-
-
-# --- codes --------------------------------------------------------------------------------
-
-
-def new_code() -> str:
-    """A random card code such as ``7KQM-2HXD-P9RT-WC4E``."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    return "-".join(raw[i : i + CODE_GROUP] for i in range(0, CODE_LENGTH, CODE_GROUP))
-
-
-def normalize_code(code: str) -> str:
-    """The code as hashed: upper case, without spaces and dashes."""
-    return "".join(code.split()).replace("-", "").upper()
-
-
-def code_hash(code: str) -> str:
-    return hashlib.sha256(normalize_code(code).encode()).hexdigest()
-
-
-# --- issuing ------------------------------------------------------------------------------
-
-
-def issue_batch(
-    session: Session,
-    merchant_id: str,
-    app_id: str,
-    count: int,
-    face_value: int,
-    currency: str,
-    expires_at: datetime,
-    idempotency_key: str,
-) -> IssuedBatch:
-    """Create a batch of ``count`` cards in status ``issued`` (holding nothing) and return
-    their codes. The batch id is derived from the merchant and the key, so a repeat, even a
-    concurrent one, finds the first batch: it is returned without codes, ``replayed``; a repeat
-    with different content is ``batch_reference_reused``."""
-    if not 1 <= count <= BATCH_COUNT_MAX:
-        raise InvalidRequest(f"count is 1 to {BATCH_COUNT_MAX}", param="count")
-    check_amount(face_value, param="face_value")
-    _key("batch", idempotency_key)
-    expires_at = clock.as_utc(expires_at)
-    content = (app_id, count, face_value, currency, expires_at)
-    digest = hashlib.sha256(f"{merchant_id}\n{idempotency_key}".encode()).hexdigest()
-    batch_id = f"ppb_{digest[:32]}"
-    if (existing := session.get(PrepaidBatch, batch_id)) is not None:
-        return _replayed_batch(existing, content)
-    get_app(session, merchant_id, app_id)
-    code = resolve_currency(session, app_id, currency).code
-    now = clock.now()
-    if not now < expires_at <= now + EXPIRY_MAX:
-        raise InvalidRequest("expires_at is in the future, within ten years", param="expires_at")
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    shared = {"merchant_id": merchant_id, "app_id": app_id, "face_value": face_value}
-    shared |= {"currency": code, "expires_at": expires_at, "created_at": now}
-    inserted = session.execute(
-        dialect.insert(PrepaidBatch)
-        .values(id=batch_id, count=count, idempotency_key=idempotency_key, **shared)
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(PrepaidBatch.id)
-    ).first()
-    if inserted is None:  # a concurrent request with this key committed first
-        existing = session.get(PrepaidBatch, batch_id, populate_existing=True)
-        assert existing is not None
-        return _replayed_batch(existing, content)
-    codes = [IssuedCode(new_id("ppc"), new_code()) for _ in range(count)]
-    accounts = _open_card_accounts(session, shared, [issued.card_id for issued in codes])
-    shared |= {"batch_id": batch_id, "status": CardStatus.ISSUED.value, "updated_at": now}
-    cards = [
-        {
-            **shared,
-            "id": issued.card_id,
-            "code_hash": code_hash(issued.code),
-            "code_last4": normalize_code(issued.code)[-4:],
-            "account_id": account_id,
-        }
-        for issued, account_id in zip(codes, accounts, strict=True)
-    ]
-    session.execute(sa.insert(PrepaidCard), cards)
-    batch = session.get(PrepaidBatch, batch_id)
-    assert batch is not None
-    log.info("prepaid_batch_issued", batch_id=batch_id, count=count, currency=code)
-    return IssuedBatch(batch, codes, replayed=False)
-
-
-def _replayed_batch(existing: PrepaidBatch, content: tuple[Any, ...]) -> IssuedBatch:
-    stored = (existing.app_id, existing.count, existing.face_value, existing.currency)
-    if (*stored, clock.as_utc(existing.expires_at)) != content:
-        raise BatchReferenceReused(
-            "this reference was used for a batch with different content", param="reference"
-        )
-    return IssuedBatch(existing, [], replayed=True)
-
-
-def _open_card_accounts(session: Session, batch: dict[str, Any], card_ids: list[str]) -> list[str]:
-    """Open one ledger account per card in two statements; returns their ids in order.
-
-    These are the rows :func:`~paydesk.ledger.accounts.ensure_account` writes for a new
-    account with the default rules (one slot, non-negative floor, active), written in bulk:
-    opening 10,000 accounts one by one takes some 17 s on PostgreSQL, too long for a request
-    whose answer carries the only copy of the codes. The card ids are new, so no account can
-    exist under these keys yet."""
-    merchant_id, app_id, currency = batch["merchant_id"], batch["app_id"], batch["currency"]
-    account_ids = [new_id("acc") for _ in card_ids]
-    rules = {"floor_rule": FloorRule.NON_NEGATIVE.value, "overdraft_limit": 0, "slots": 1}
-    rules |= {"status": AccountStatus.ACTIVE.value, "parent_id": None}
-    rules |= {"created_at": batch["created_at"], "updated_at": batch["created_at"]}
-    rows = [
-        {**AccountSpec(merchant_id, _CARD_OWNER, card_id, _CARD_KIND, currency, app_id).key()}
-        | {"id": account_id, **rules}
-        for card_id, account_id in zip(card_ids, account_ids, strict=True)
-    ]
-    session.execute(sa.insert(LedgerAccount), rows)
-    session.execute(
-        sa.insert(LedgerBalance),
-        [{"account_id": id_, "slot": 0, "balance": 0, "pending_debit": 0} for id_ in account_ids],
-    )
-    return account_ids
 
 
 # --- moving value -------------------------------------------------------------------------
@@ -244,12 +86,12 @@ def activate(session: Session, merchant_id: str, card_id: str) -> CardMovement:
         done = ledger_repo.journal_by_key(session, merchant_id, key)
         if done is None:
             raise CardNotUsable(f"card {card.id} is {card.status}: it cannot be activated")
-        return CardMovement(done, card.face_value, _state(session, card), replayed=True)
+        return CardMovement(done, card.face_value, card_state(session, card), replayed=True)
     _check_unexpired(card)
     source = merchant_account(session, merchant_id, card.app_id, Counterpart.PREPAID, card.currency)
     journal = _move(session, card, source.id, card.face_value, "activate", key, {})
     _transition(card, CardStatus.ACTIVE)
-    return CardMovement(journal, card.face_value, _state(session, card), replayed=False)
+    return CardMovement(journal, card.face_value, card_state(session, card), replayed=False)
 
 
 def redeem(session: Session, ref: WalletRef, code: str, reference: str) -> CardMovement:
@@ -257,7 +99,7 @@ def redeem(session: Session, ref: WalletRef, code: str, reference: str) -> CardM
     coins, points for points); the card becomes ``redeemed``. A repeat of ``reference``
     returns the first result; another reference finds the card ``card_not_usable``."""
     check_ref(session, ref)
-    key = _key("redeem", reference)
+    key = operation_key("redeem", reference)
     fingerprint = _fingerprint("redeem", ref.app_id, code_hash(code), ref.user_id, ref.zone)
     card = _card_by_code(session, ref.merchant_id, ref.app_id, code)
     if (done := _replayed(session, key, fingerprint, card)) is not None:
@@ -280,7 +122,7 @@ def redeem(session: Session, ref: WalletRef, code: str, reference: str) -> CardM
     ttl = get_settings(session, ref.merchant_id, ref.app_id).points_ttl_days
     if part is Part.POINTS and ttl is not None:
         add_lot(session, user, journal.id, amount, ttl)
-    return CardMovement(journal, amount, _state(session, card), replayed=False)
+    return CardMovement(journal, amount, card_state(session, card), replayed=False)
 
 
 def pay_with_card(
@@ -290,7 +132,7 @@ def pay_with_card(
     the card becomes ``redeemed`` at zero. More than the card holds is the ledger's
     ``exceeds_floor``, and the caller's unit of work rolls the attempt back."""
     check_amount(amount)
-    key = _key("pay", reference)
+    key = operation_key("pay", reference)
     fingerprint = _fingerprint("pay", app_id, code_hash(code), amount)
     card = _card_by_code(session, merchant_id, app_id, code)
     if (done := _replayed(session, key, fingerprint, card)) is not None:
@@ -300,7 +142,7 @@ def pay_with_card(
     journal = _move(session, card, revenue.id, -amount, "pay", key, {"request": fingerprint})
     if _available(session, card) == 0:
         _transition(card, CardStatus.REDEEMED)
-    return CardMovement(journal, amount, _state(session, card), replayed=False)
+    return CardMovement(journal, amount, card_state(session, card), replayed=False)
 
 
 def expire_due_cards(session: Session, now: datetime, limit: int = EXPIRE_BATCH_MAX) -> int:
@@ -339,51 +181,6 @@ def expire_prepaid_cards_job(ctx: JobContext) -> None:
 
 
 register_schedule("expire_prepaid_cards", EXPIRE_JOB, interval_s=300)
-
-
-# --- reading ------------------------------------------------------------------------------
-
-
-def get_card(session: Session, merchant_id: str, card_id: str) -> CardState:
-    card = session.scalars(
-        sa.select(PrepaidCard).where(
-            PrepaidCard.id == card_id, PrepaidCard.merchant_id == merchant_id
-        )
-    ).first()
-    if card is None:
-        raise CardNotFound(f"no card {card_id}")
-    return _state(session, card)
-
-
-def get_batch(session: Session, merchant_id: str, batch_id: str) -> PrepaidBatch:
-    batch = session.get(PrepaidBatch, batch_id)
-    if batch is None or batch.merchant_id != merchant_id:
-        raise CardNotFound(f"no batch {batch_id}", code="batch_not_found")
-    return batch
-
-
-def batch_cards(
-    session: Session, batch: PrepaidBatch, *, after_id: str | None, limit: int
-) -> PageResult[CardState]:
-    """The batch's cards, a page at a time, ordered by id."""
-    query = sa.select(PrepaidCard).where(PrepaidCard.batch_id == batch.id)
-    if after_id is not None:
-        query = query.where(PrepaidCard.id > after_id)
-    page = trim(
-        session.scalars(query.order_by(PrepaidCard.id).limit(page_size(limit) + 1)).all(), limit
-    )
-    held = ledger_repo.totals(session, [card.account_id for card in page.items])
-    states = [CardState(card, held.get(card.account_id, (0, 0))[0]) for card in page.items]
-    return PageResult(states, page.has_more)
-
-
-def batch_status_counts(session: Session, batch: PrepaidBatch) -> dict[str, int]:
-    rows = session.execute(
-        sa.select(PrepaidCard.status, sa.func.count())
-        .where(PrepaidCard.batch_id == batch.id)
-        .group_by(PrepaidCard.status)
-    ).all()
-    return {status: int(count) for status, count in rows}
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -443,18 +240,6 @@ def _available(session: Session, card: PrepaidCard) -> int:
     return posted - pending
 
 
-def _state(session: Session, card: PrepaidCard) -> CardState:
-    return CardState(card, ledger_repo.totals(session, [card.account_id])[card.account_id][0])
-
-
-def _key(operation: str, reference: str) -> str:
-    if not 1 <= len(reference) <= REFERENCE_LENGTH_MAX or not reference.isprintable():
-        raise InvalidRequest(
-            f"reference is 1 to {REFERENCE_LENGTH_MAX} printable characters", param="reference"
-        )
-    return f"prepaid.{operation}:{reference}"
-
-
 def _fingerprint(operation: str, *parts: object) -> str:
     body = json.dumps([operation, *parts], separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
@@ -470,7 +255,7 @@ def _replayed(
         raise JournalKeyReused(
             "this reference was used for a different operation", param="reference"
         )
-    return CardMovement(existing, int(existing.meta["amount"]), _state(session, card), True)
+    return CardMovement(existing, int(existing.meta["amount"]), card_state(session, card), True)
 
 
 def _move(

@@ -20,7 +20,7 @@ from paydesk.core.errors import InvalidRequest
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from paydesk.merchants.principal import Principal
 from paydesk.merchants.schemas import Strict
-from paydesk.wallet import prepaid, queries
+from paydesk.wallet import prepaid, prepaid_cards, prepaid_issue, queries
 from paydesk.wallet.accounts import WalletRef
 from paydesk.wallet.models import PrepaidBatch
 from paydesk.wallet.schemas import CurrencyBalanceOut
@@ -37,7 +37,7 @@ _CODE = Field(
 
 class BatchCreate(Strict):
     app_id: str | None = Field(default=None, description="Default: the key's own app.")
-    count: int = Field(ge=1, le=prepaid.BATCH_COUNT_MAX)
+    count: int = Field(ge=1, le=prepaid_issue.BATCH_COUNT_MAX)
     face_value: int = Field(description="Minor units each card carries once activated.")
     currency: str = Field(min_length=3, max_length=16)
     expires_at: datetime
@@ -149,7 +149,7 @@ def _batch_out(batch: PrepaidBatch) -> BatchOut:
     )
 
 
-def _card_out(state: prepaid.CardState) -> CardOut:
+def _card_out(state: prepaid_cards.CardState) -> CardOut:
     card = state.card
     return CardOut(
         id=card.id,
@@ -198,7 +198,7 @@ def issue_batch(
             code="idempotency_key_not_allowed",
             param="Idempotency-Key",
         )
-    issued = prepaid.issue_batch(
+    issued = prepaid_issue.issue_batch(
         session,
         merchant_id,
         _app(principal, body.app_id),
@@ -226,18 +226,18 @@ def read_batch(
     limit: int = Query(PAGE_SIZE_DEFAULT, ge=1, le=PAGE_SIZE_MAX),
 ) -> BatchDetailOut:
     merchant_id = _merchant(principal)
-    batch = prepaid.get_batch(session, merchant_id, batch_id)
-    cards = prepaid.batch_cards(session, batch, after_id=after, limit=limit)
+    batch = prepaid_cards.get_batch(session, merchant_id, batch_id)
+    cards = prepaid_cards.batch_cards(session, batch, after_id=after, limit=limit)
     return BatchDetailOut(
         batch=_batch_out(batch),
-        statuses=prepaid.batch_status_counts(session, batch),
+        statuses=prepaid_cards.batch_status_counts(session, batch),
         cards=to_page(cards, _card_out),
     )
 
 
 @router.get("/prepaid/cards/{card_id}", summary="A card: status and balance, never its code")
 def read_card(card_id: str, session: SessionDep, principal: PrincipalDep) -> CardOut:
-    return _card_out(prepaid.get_card(session, _merchant(principal), card_id))
+    return _card_out(prepaid_cards.get_card(session, _merchant(principal), card_id))
 
 
 @router.post("/prepaid/cards/{card_id}/activate", summary="The card was sold: load it")

@@ -36,7 +36,7 @@ class CurrencyBalance:
 class Totals:
     currency: str
     saved: int
-    """Recharged over the wallet's life."""
+    """Recharged over the wallet's life, prepaid cards redeemed into it included."""
     spent: int
     """Consumed, net of cancelled consumption."""
     presented: int
@@ -47,6 +47,7 @@ class Totals:
 
 _KIND_TO_TOTAL = {
     "wallet.recharge": "saved",
+    "prepaid.redeem": "saved",  # a redeemed card recharges the wallet
     "wallet.consume": "spent",
     "wallet.present": "presented",
     "wallet.expire": "expired",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
@@ -133,37 +134,37 @@ def statement(
     )
 
 
+def _move(
+    operation: Callable[..., operations.Outcome],
+    user_id: str,
+    body: Movement,
+    session: SessionDep,
+    principal: Principal,
+) -> OperationOut:
+    ref = _ref(principal, user_id, body.app_id, body.zone)
+    outcome = operation(session, ref, body.currency, body.amount, body.reference, body.memo)
+    return _outcome(session, ref, body.currency, outcome)
+
+
 @router.post("/wallets/{user_id}/recharge", summary="Credit money or paid coins")
 def recharge(
     user_id: str, body: Movement, session: SessionDep, principal: PrincipalDep
 ) -> OperationOut:
-    ref = _ref(principal, user_id, body.app_id, body.zone)
-    outcome = operations.recharge(
-        session, ref, body.currency, body.amount, body.reference, body.memo
-    )
-    return _outcome(session, ref, body.currency, outcome)
+    return _move(operations.recharge, user_id, body, session, principal)
 
 
 @router.post("/wallets/{user_id}/present", summary="Gift coins, points or money")
 def present(
     user_id: str, body: Movement, session: SessionDep, principal: PrincipalDep
 ) -> OperationOut:
-    ref = _ref(principal, user_id, body.app_id, body.zone)
-    outcome = operations.present(
-        session, ref, body.currency, body.amount, body.reference, body.memo
-    )
-    return _outcome(session, ref, body.currency, outcome)
+    return _move(operations.present, user_id, body, session, principal)
 
 
 @router.post("/wallets/{user_id}/consume", summary="Spend from the wallet")
 def consume(
     user_id: str, body: Movement, session: SessionDep, principal: PrincipalDep
 ) -> OperationOut:
-    ref = _ref(principal, user_id, body.app_id, body.zone)
-    outcome = operations.consume(
-        session, ref, body.currency, body.amount, body.reference, body.memo
-    )
-    return _outcome(session, ref, body.currency, outcome)
+    return _move(operations.consume, user_id, body, session, principal)
 
 
 @router.post("/wallets/{user_id}/cancel", summary="Undo a consumption, once")

@@ -1,0 +1,1 @@
+"""Local simulators of external payment channels, speaking their real protocols (sandbox)."""

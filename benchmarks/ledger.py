@@ -57,8 +57,8 @@ FUNDING = 10**9
 AMOUNT_MAX = 1000
 CURRENCY = "USD"
 HOT_SLOTS = 16
-"""One balance row per worker at the highest concurrency measured: random slots then collide
-rarely, while a payout (which locks every slot) still touches few rows."""
+"""One balance row per worker at the highest concurrency measured, so random slots rarely
+collide; a payout locks every slot, so more would only make payouts dearer."""
 
 Op = Callable[[int], None]
 """One journal; the argument is the worker's sequence number (for idempotency keys)."""
@@ -107,17 +107,12 @@ def setup(db: Database) -> Fixture:
     return Fixture(merchant_id, users, hot, hot1)
 
 
-def pick_pair(rng: random.Random, users: list[str]) -> tuple[str, str]:
-    debit, credit = rng.sample(users, 2)
-    return debit, credit
-
-
 def service(db: Database, fx: Fixture, tag: str, hot: str | None) -> Factory:
     def factory(index: int) -> tuple[Op, Callable[[], None]]:
         rng = random.Random(f"{tag}-{index}")
 
         def op(n: int) -> None:
-            debit, credit = pick_pair(rng, fx.users)
+            debit, credit = rng.sample(fx.users, 2)
             amount = rng.randint(1, AMOUNT_MAX)
             legs = [Leg(debit, -amount, CURRENCY), Leg(hot or credit, amount, CURRENCY)]
             with unit_of_work(db) as session:
@@ -173,7 +168,7 @@ def baseline(connect: Callable[[], Any], fx: Fixture, tag: str, *, sqlite: bool)
         connection = connect()
 
         def op(n: int) -> None:
-            debit, credit = pick_pair(rng, fx.users)
+            debit, credit = rng.sample(fx.users, 2)
             amount = rng.randint(1, AMOUNT_MAX)
             key = f"{tag}-{index}-{n}"
             journal_id = "jnl_" + secrets.token_hex(13)
@@ -379,6 +374,7 @@ def main() -> None:
     args.workers = [int(w) for w in args.workers.split(",")]
     backends = args.backends.split(",")
     result: dict[str, Any] = {"seconds": args.seconds, "users": USERS, "hot_slots": HOT_SLOTS}
+    result["cpus"], result["load_1m_before"] = os.cpu_count(), round(os.getloadavg()[0], 2)
     all_ok = True
     for name, runner in (("sqlite", run_sqlite), ("pg", run_postgres)):
         if name not in backends:
@@ -392,6 +388,7 @@ def main() -> None:
         result.update(figures)
         all_ok = all_ok and ok
     result["invariants_ok"] = all_ok
+    result["load_1m_after"] = round(os.getloadavg()[0], 2)  # other work on the machine skews
     if "pg_ratio_service_to_baseline_4w" in result:
         result["target_pg_service_ge_half_baseline_4w"] = (
             result["pg_ratio_service_to_baseline_4w"] >= 0.5

@@ -9,6 +9,15 @@ order and cannot deadlock:
 * a credit, or any leg on an account without a floor, adds to one slot chosen at random, so
   a hot account (clearing, revenue, a big merchant's receivable) spread over several slots
   takes concurrent postings without making them queue on one row.
+
+The usual journal takes the short path: when every account was read before (its merchant,
+currency, floor rule and slots never change) and no leg debits a multi-slot account with a
+floor, the rules of steps 4 and 5 are checked from memory, and each leg is one update that
+also checks the account's status (rule 6) and floor (rule 7) in the database. On
+PostgreSQL the journal and its entries are then inserted by one statement. A posting is
+then: journal and entries, one update per leg, commit. If an update is refused, the general
+path takes over from that leg: it reads the accounts, checks rules 4 to 6 on every leg in
+order (so the error named is the same), and applies the remaining legs.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from paydesk.core import clock
@@ -78,28 +88,18 @@ def post_journal(
     request_hash = content_hash(kind, legs, memo, meta)
     now = clock.now()
     journal_id = new_id("jnl")
-    inserted = repo.insert_journal(
-        session,
-        {
-            "id": journal_id,
-            "merchant_id": merchant_id,
-            "idempotency_key": idempotency_key,
-            "request_hash": request_hash,
-            "kind": kind,
-            "memo": memo,
-            "reverses_id": reverses_id,
-            "hold_id": hold_id,
-            "meta": meta,
-            "posted_at": now,
-        },
-    )
-    if not inserted:
-        return _replay(session, merchant_id, idempotency_key, request_hash)
-
-    rules = repo.account_rules(session, (leg.account_id for leg in legs))
-    check_accounts(legs, rules, merchant_id)
-    for leg in sorted(legs, key=lambda leg: leg.account_id):
-        _apply(session, leg, rules[leg.account_id], (reserved or {}).get(leg.account_id))
+    values = {
+        "id": journal_id,
+        "merchant_id": merchant_id,
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+        "kind": kind,
+        "memo": memo,
+        "reverses_id": reverses_id,
+        "hold_id": hold_id,
+        "meta": meta,
+        "posted_at": now,
+    }
     rows = [
         {
             "journal_id": journal_id,
@@ -110,7 +110,27 @@ def post_journal(
         }
         for leg in legs
     ]
-    repo.insert_entries(session, rows)
+    connection = session.connection()
+    known = None if reserved else repo.known_rules(leg.account_id for leg in legs)
+    if known is not None and not _short_path_fits(legs, known, merchant_id):
+        known = None
+    entries_first = known is not None and connection.dialect.name == "postgresql"
+    if entries_first:
+        inserted = repo.insert_journal_with_entries(connection, values, rows)
+    else:
+        inserted = repo.insert_journal(connection, values)
+    if not inserted:
+        return _replay(session, merchant_id, idempotency_key, request_hash)
+
+    ordered = sorted(legs, key=_account_id)
+    applied = 0 if known is None else _apply_checked(connection, ordered, known)
+    if applied < len(ordered):
+        rules = repo.account_rules(connection, (leg.account_id for leg in legs))
+        check_accounts(legs, rules, merchant_id)
+        for leg in ordered[applied:]:
+            _apply(connection, leg, rules[leg.account_id], (reserved or {}).get(leg.account_id))
+    if not entries_first:
+        repo.insert_entries(connection, rows)
     journal = Journal(
         id=journal_id,
         merchant_id=merchant_id,
@@ -126,7 +146,50 @@ def post_journal(
     return Posted(journal=journal, entries=[Entry(**row) for row in rows])
 
 
-def _apply(session: Session, leg: Leg, account: AccountRules, reserved: int | None) -> None:
+def _account_id(leg: Leg) -> str:
+    return leg.account_id
+
+
+def _short_path_fits(
+    legs: Sequence[Leg], known: Mapping[str, AccountRules], merchant_id: str
+) -> bool:
+    """Whether rules 4 and 5 hold on the accounts as known, and no leg debits a multi-slot
+    account with a floor (that debit locks all the account's slots)."""
+    for leg in legs:
+        account = known[leg.account_id]
+        if account.merchant_id != merchant_id or account.currency != leg.currency:
+            return False
+        if leg.is_debit and account.slots > 1 and account.floor is not None:
+            return False
+    return True
+
+
+def _apply_checked(
+    connection: Connection, ordered: Sequence[Leg], known: Mapping[str, AccountRules]
+) -> int:
+    """Apply the legs in order, each by an update that checks the account's status and
+    floor as they are now; stop at the first refused. Returns the number applied."""
+    for index, leg in enumerate(ordered):
+        account = known[leg.account_id]
+        floor = account.floor
+        if leg.is_debit and floor is not None:
+            done = repo.debit_within_floor(
+                connection, account.id, leg.amount, floor, if_active=True
+            )
+        else:
+            done = repo.add_to_slot(
+                connection,
+                account.id,
+                repo.random_slot(account.slots),
+                leg.amount,
+                if_status=repo.DEBITABLE if leg.is_debit else repo.CREDITABLE,
+            )
+        if not done:
+            return index
+    return len(ordered)
+
+
+def _apply(session: repo.Executor, leg: Leg, account: AccountRules, reserved: int | None) -> None:
     if reserved is not None:
         repo.change_pending(session, account.id, -reserved, floor=None, balance_delta=leg.amount)
         return

@@ -41,6 +41,9 @@ def test_every_command_has_help() -> None:
         ["keys", "revoke"],
         ["jobs", "list"],
         ["jobs", "retry"],
+        ["wallet", "recharge"],
+        ["ledger", "balance"],
+        ["channels", "add"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, args

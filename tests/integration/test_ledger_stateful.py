@@ -709,7 +709,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.submit_hold(hold, replay_of=original if change is None else None)
 
     def submit_hold(self, hold: ModelHold, replay_of: ModelHold | None = None) -> bool:
-        """``create_hold``: shape, amount, expiry, idempotency, accounts, floor."""
+        """``create_hold``: shape, amount, idempotency, expiry, accounts, floor."""
         now = self.now()
         legs = (
             Leg(hold.debit, -hold.amount, hold.currency),
@@ -718,11 +718,12 @@ class LedgerMachine(RuleBasedStateMachine):
         code = shape_error(legs)
         if code is None and hold.amount <= 0:
             code = "invalid_hold"
-        if code is None and not now < hold.expires_at <= now + HOLD_TTL_MAX:
-            code = "invalid_hold"
         replay = code is None and any(h.key == hold.key for h in self.holds.values())
         if replay and replay_of is None:
             code = "journal_key_reused"
+        # A replay answers as the first time, even once the hold's expiry has passed.
+        if code is None and not replay and not now < hold.expires_at <= now + HOLD_TTL_MAX:
+            code = "invalid_hold"
         if code is None and not replay:
             code = self.accounts_error(legs)
         if code is None and not replay:

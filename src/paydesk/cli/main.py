@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from paydesk.cli.channels import channels_app
 from paydesk.cli.common import console, database, fail, settings_or_exit
 from paydesk.cli.jobs import jobs_app, worker_command
 from paydesk.cli.merchants import apps_app, keys_app, merchants_app
@@ -24,6 +25,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(channels_app, name="channels")
 app.command("worker", help="Run due jobs until stopped (Ctrl-C finishes the current job).")(
     worker_command
 )

@@ -36,6 +36,16 @@ from paydesk.wallet.schemas import StatementLineOut
 router = APIRouter(route_class=ApiRoute, prefix="/ledger", tags=["ledger"])
 
 
+API_KEY_PREFIX = "api:"
+"""Keys given through this API live in their own namespace, apart from the keys Paydesk's
+own operations use (``wallet.consume:...``, ``hold:...:post``), so neither can collide with
+the other."""
+
+
+def _api_key(key: str) -> str:
+    return API_KEY_PREFIX + key
+
+
 def _merchant(principal: Principal) -> str:
     if principal.is_admin:
         raise InvalidRequest("the ledger API takes a merchant key", code="merchant_key_required")
@@ -46,7 +56,7 @@ def _journal(posted: Posted) -> JournalOut:
     journal = posted.journal
     return JournalOut(
         id=journal.id,
-        idempotency_key=journal.idempotency_key,
+        idempotency_key=journal.idempotency_key.removeprefix(API_KEY_PREFIX),
         kind=journal.kind,
         memo=journal.memo,
         reverses_id=journal.reverses_id,
@@ -193,7 +203,7 @@ def post_journal(body: JournalCreate, session: SessionDep, principal: PrincipalD
     posted = posting.post_journal(
         session,
         merchant_id=_merchant(principal),
-        idempotency_key=body.idempotency_key,
+        idempotency_key=_api_key(body.idempotency_key),
         legs=[Leg(leg.account_id, leg.amount, leg.currency) for leg in body.legs],
         kind=body.kind,
         memo=body.memo,
@@ -215,7 +225,7 @@ def reverse(
         session,
         merchant_id=_merchant(principal),
         journal_id=journal_id,
-        idempotency_key=body.idempotency_key,
+        idempotency_key=_api_key(body.idempotency_key),
         memo=body.memo,
     )
     return _journal(posted)
@@ -228,7 +238,7 @@ def create_hold(body: HoldCreate, session: SessionDep, principal: PrincipalDep) 
     hold, _ = holds.create_hold(
         session,
         merchant_id=_merchant(principal),
-        idempotency_key=body.idempotency_key,
+        idempotency_key=_api_key(body.idempotency_key),
         debit_account_id=body.debit_account_id,
         credit_account_id=body.credit_account_id,
         amount=body.amount,

@@ -62,10 +62,13 @@ def create_hold(
     check_shape(legs)
     if amount <= 0:
         raise InvalidHold("a hold's amount is more than zero", param="amount")
+    request_hash = content_hash("hold", legs, memo, {"expires_at": expires_at.isoformat()})
+    existing = repo.hold_by_key(session, merchant_id, idempotency_key)
+    if existing is not None:  # a replay answers as the first time, even after expiry
+        return _replayed_hold(existing, request_hash), True
     now = clock.now()
     if not now < expires_at <= now + HOLD_TTL_MAX:
         raise InvalidHold("expires_at must be in the future, at most 90 days away")
-    request_hash = content_hash("hold", legs, memo, {"expires_at": expires_at.isoformat()})
     hold_id = new_id("hld")
     values = {
         "id": hold_id,
@@ -84,13 +87,11 @@ def create_hold(
         "created_at": now,
         "updated_at": now,
     }
-    if not repo.insert_hold(session, values):
-        existing = repo.hold_by_key(session, merchant_id, idempotency_key)
-        if existing is None or existing.request_hash != request_hash:
-            raise JournalKeyReused(
-                "this idempotency key was used for a different hold", param="idempotency_key"
-            )
-        return existing, True
+    if not repo.insert_hold(session, values):  # a concurrent request with this key won
+        raced = repo.hold_by_key(session, merchant_id, idempotency_key)
+        if raced is None:
+            raise JournalKeyReused("a concurrent hold with this key did not finish; retry")
+        return _replayed_hold(raced, request_hash), True
 
     rules = repo.account_rules(session, [debit_account_id, credit_account_id])
     check_accounts(legs, rules, merchant_id)
@@ -117,6 +118,14 @@ def create_hold(
     hold = repo.hold(session, merchant_id, hold_id, lock=False)
     assert hold is not None
     return hold, False
+
+
+def _replayed_hold(existing: Hold, request_hash: str) -> Hold:
+    if existing.request_hash != request_hash:
+        raise JournalKeyReused(
+            "this idempotency key was used for a different hold", param="idempotency_key"
+        )
+    return existing
 
 
 def get_hold(

@@ -1,0 +1,129 @@
+"""``paydesk channels``: the operator's commands for merchants' channel accounts.
+
+Credentials come from a JSON file (never from the command line, where they would stay in the
+shell history and the process list) and are never printed back.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from paydesk.channels.accounts import service
+from paydesk.channels.accounts.models import ChannelAccountMode, ChannelAccountStatus
+from paydesk.cli.common import clear_errors, console, database, fail, settings_or_exit
+from paydesk.db.uow import unit_of_work
+
+ACTOR = "cli"
+CREDENTIALS_FILE_BYTES_MAX = 64 * 1024
+
+channels_app = typer.Typer(
+    help="Add, list and disable merchants' channel accounts.", no_args_is_help=True
+)
+
+
+def _read_credentials(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``. Error messages name the file, never its content."""
+    try:
+        if path.stat().st_size > CREDENTIALS_FILE_BYTES_MAX:
+            raise fail(f"{path}: larger than {CREDENTIALS_FILE_BYTES_MAX} bytes")
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise fail(f"{path}: cannot be read ({exc.strerror})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise fail(f"{path}: not a UTF-8 JSON file") from None
+    if not isinstance(content, dict):
+        raise fail(f"{path}: must hold one JSON object of credential fields")
+    return content
+
+
+@channels_app.command("add")
+@clear_errors
+def channels_add(
+    merchant: str = typer.Option(..., help="The merchant the account belongs to."),
+    channel: str = typer.Option(..., help="wechatpay or alipay."),
+    name: str = typer.Option(..., help="A name, unique for the merchant."),
+    mode: ChannelAccountMode = typer.Option(ChannelAccountMode.SANDBOX, help="sandbox or live."),
+    credentials_file: Path = typer.Option(
+        ..., "--credentials-file", help="A JSON object of the channel's credential fields."
+    ),
+) -> None:
+    """Add a channel account; its credentials are stored encrypted and never shown."""
+    credentials = _read_credentials(credentials_file)
+    secret = settings_or_exit().secret()
+    with unit_of_work(database()) as session:
+        account = service.create_account(
+            session,
+            merchant,
+            channel=channel,
+            name=name,
+            mode=mode,
+            credentials=credentials,
+            secret=secret,
+            actor=ACTOR,
+        )
+        summary = service.describe(account)
+    console.print(
+        f"created {summary.channel} {summary.mode} account {summary.id} ({summary.name}) "
+        f"for {summary.merchant_id}"
+    )
+    shown = ", ".join(f"{k}={v}" for k, v in summary.public_fields.items())
+    console.print(f"  {shown}", markup=False, highlight=False)
+    console.print(
+        f"  secrets stored encrypted: {', '.join(summary.secret_fields_set)}; "
+        f"fingerprint {summary.credentials_fingerprint}"
+    )
+
+
+@channels_app.command("list")
+@clear_errors
+def channels_list(
+    merchant: str = typer.Option(None, help="Only this merchant's accounts."),
+    channel: str = typer.Option(None, help="Only this channel's accounts."),
+    limit: int = typer.Option(50, help="At most this many (1-100)."),
+    after: str = typer.Option(None, help="Continue after this id."),
+) -> None:
+    """List channel accounts: public fields and fingerprints, never secrets."""
+    with unit_of_work(database(), read_only=True) as session:
+        page = service.list_accounts(
+            session, merchant, channel=channel, after_id=after, limit=limit
+        )
+        summaries = [service.describe(account) for account in page.items]
+    # One line per account, not a table: ids and merchant numbers must survive a narrow
+    # terminal whole, to be copied into the next command.
+    for summary in summaries:
+        shown = " ".join(f"{k}={v}" for k, v in summary.public_fields.items())
+        console.print(
+            f"{summary.id}  {summary.merchant_id}  {summary.channel}  {summary.mode}  "
+            f"{summary.status}  {summary.name!r}  {shown}  "
+            f"fingerprint={summary.credentials_fingerprint}",
+            markup=False,
+            highlight=False,
+        )
+    if not summaries:
+        console.print("no channel accounts")
+    if page.has_more:
+        console.print(f"more: --after {page.items[-1].id}")
+
+
+def _set_status(account_id: str, status: ChannelAccountStatus) -> None:
+    with unit_of_work(database()) as session:
+        account = service.set_status(session, None, account_id, status, actor=ACTOR)
+    console.print(f"{account.id} is {account.status}")
+
+
+@channels_app.command("disable")
+@clear_errors
+def channels_disable(account_id: str) -> None:
+    """Disable a channel account: no payment goes through it until it is enabled."""
+    _set_status(account_id, ChannelAccountStatus.DISABLED)
+
+
+@channels_app.command("enable")
+@clear_errors
+def channels_enable(account_id: str) -> None:
+    """Enable a disabled channel account again."""
+    _set_status(account_id, ChannelAccountStatus.ACTIVE)

@@ -128,5 +128,18 @@ def test_wallet_commands(env: dict[str, str], db: Database) -> None:
     assert code == 0, out
     code, out = _run(env, "wallet", "balance", "u1", "--app", app_id)
     assert code == 0 and "300" in out and "500" in out  # balance, and saved in the totals
+    code, out = _run(
+        env, "wallet", "transfer", "u1", "u2", "CNY", "50", "--reference", "t1", "--app", app_id
+    )
+    assert code == 0 and "250" in out, out
+    code, out = _run(
+        env, "wallet", "withdraw", "u1", "CNY", "100", "--reference", "w1", "--app", app_id
+    )
+    assert code == 0 and "reserved hold" in out, out
+    hold_id = re.search(r"hld_\w+", out).group(0)  # type: ignore[union-attr]
+    code, out = _run(env, "wallet", "payout", hold_id)
+    assert code == 0 and "posted hold" in out, out
+    code, out = _run(env, "wallet", "payout", hold_id, "--failed")
+    assert code == 1 and "hold_not_pending" in out
     code, out = _run(env, "wallet", "freeze", "u1", "--app", app_id)
     assert code == 0 and "froze 1 account" in out

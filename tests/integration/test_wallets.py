@@ -281,3 +281,11 @@ def test_cancel_only_reaches_the_same_users_app_and_zone(wallets: Wallets) -> No
         )
         assert response.json()["error"]["code"] == "consume_not_found"
     assert wallets.balance("lee", "GEMS", zone="1")["balance"] == 6
+
+
+def test_the_merchant_wallet_mirrors_its_users(wallets: Wallets) -> None:
+    wallets.call("mo", "recharge", currency="CNY", amount=300)
+    wallets.call("mo", "consume", currency="CNY", amount=120)
+    lines = wallets.client.get("/v1/merchant/wallet", headers=wallets.tenant.headers).json()
+    by_kind = {(line["kind"], line["currency"]): line["balance"] for line in lines}
+    assert by_kind == {("funding", "CNY"): -300, ("revenue", "CNY"): 120}

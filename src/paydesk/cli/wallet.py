@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from paydesk.cli.common import clear_errors, console, database
 from paydesk.db.uow import unit_of_work
 from paydesk.ledger import accounts as ledger_accounts
+from paydesk.ledger import holds as ledger_holds
 from paydesk.merchants.service import get_app
 from paydesk.wallet import operations, queries
 from paydesk.wallet.accounts import WalletRef
@@ -85,6 +86,60 @@ def _movement(name: str, run: Callable[..., operations.Outcome], help_text: str)
 _movement("recharge", operations.recharge, "Credit money or paid coins to a user.")
 _movement("present", operations.present, "Gift coins, points or money to a user.")
 _movement("consume", operations.consume, "Spend from a user's wallet.")
+
+
+@wallet_app.command("transfer")
+@clear_errors
+def transfer(
+    user_id: str,
+    to_user_id: str,
+    currency: str,
+    amount: int,
+    reference: str = typer.Option(..., help="Your id for this operation; repeats replay."),
+    app_id: str = APP,
+    zone: str = ZONE,
+) -> None:
+    """Move money or points from USER_ID to TO_USER_ID."""
+    with unit_of_work(database()) as session:
+        ref = _ref(session, app_id, user_id, zone)
+        outcome = operations.transfer(session, ref, to_user_id, currency, amount, reference)
+        state = "replayed" if outcome.replayed else "posted"
+        console.print(f"{state} journal {outcome.journal.id}")
+        _print_balances(session, ref)
+
+
+@wallet_app.command("withdraw")
+@clear_errors
+def withdraw(
+    user_id: str,
+    currency: str,
+    amount: int,
+    reference: str = typer.Option(..., help="Your id for this payout; repeats replay."),
+    app_id: str = APP,
+    zone: str = ZONE,
+) -> None:
+    """Reserve money for a payout (a hold); settle it with `wallet payout HOLD_ID`."""
+    with unit_of_work(database()) as session:
+        ref = _ref(session, app_id, user_id, zone)
+        hold, replayed = operations.withdraw(session, ref, currency, amount, reference)
+        console.print(f"{'found' if replayed else 'reserved'} hold {hold.id}: {hold.amount}")
+
+
+@wallet_app.command("payout")
+@clear_errors
+def payout(
+    hold_id: str,
+    failed: bool = typer.Option(False, "--failed", help="The payout failed: release the money."),
+) -> None:
+    """Settle a withdrawal: post its hold (paid out) or void it (--failed)."""
+    with unit_of_work(database()) as session:
+        hold = ledger_holds.get_hold(session, None, hold_id)
+        if failed:
+            operations.fail_withdrawal(session, hold.merchant_id, hold.id)
+            console.print(f"released hold {hold.id}")
+        else:
+            posted = operations.complete_withdrawal(session, hold.merchant_id, hold.id)
+            console.print(f"posted hold {hold.id} as journal {posted.journal.id}")
 
 
 @wallet_app.command("freeze")

@@ -22,6 +22,7 @@ from paydesk.wallet.schemas import (
     CurrencyBalanceOut,
     FreezeRequest,
     HoldOut,
+    MerchantBalanceOut,
     Movement,
     OperationOut,
     StatementLineOut,
@@ -245,3 +246,15 @@ def write_settings(
         AppWalletSettings(body.spend_order, body.gifted_ttl_days, body.points_ttl_days),
     )
     return WalletSettingsBody(**asdict(saved))
+
+
+@router.get("/merchant/wallet", summary="The merchant's own side of its users' wallets")
+def merchant_wallet(
+    session: SessionDep, principal: PrincipalDep, app_id: str | None = None
+) -> list[MerchantBalanceOut]:
+    if principal.is_admin:
+        raise InvalidRequest(
+            "wallets are reached with a merchant key", code="merchant_key_required"
+        )
+    lines = queries.merchant_balances(session, principal.merchant_id, app_id)
+    return [MerchantBalanceOut(**asdict(line)) for line in lines]

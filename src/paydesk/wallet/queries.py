@@ -13,6 +13,7 @@ from paydesk.ledger import accounts as ledger_accounts
 from paydesk.ledger import repository as ledger_repo
 from paydesk.ledger.accounts import Statement
 from paydesk.ledger.models import Entry, Journal, LedgerAccount
+from paydesk.merchants.service import get_app
 from paydesk.wallet.accounts import Part, WalletRef, check_ref
 from paydesk.wallet.errors import WalletNotFound
 
@@ -146,4 +147,38 @@ def totals(session: Session, ref: WalletRef) -> list[Totals]:
     return [
         Totals(currency, s["saved"], s["spent"], s["presented"], s["expired"], s["withdrawn"])
         for currency, s in sorted(sums.items())
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantBalance:
+    account_id: str
+    app_id: str
+    kind: str
+    """The counterpart: funding, promotion, revenue, revenue_gifted, payouts, expired, ..."""
+    currency: str
+    balance: int
+    available: int
+
+
+def merchant_balances(
+    session: Session, merchant_id: str, app_id: str | None = None
+) -> list[MerchantBalance]:
+    """The merchant's own wallet: its side of every user operation, per app, kind, currency."""
+    if app_id is not None:
+        get_app(session, merchant_id, app_id)
+    accounts = ledger_repo.accounts_of_owner(
+        session, merchant_id, app_id=app_id, owner_type="merchant", owner_id=merchant_id
+    )
+    found = ledger_accounts.balances(session, list(accounts))
+    return [
+        MerchantBalance(
+            account.id,
+            account.app_id,
+            account.kind,
+            account.currency,
+            found[account.id].balance,
+            found[account.id].available,
+        )
+        for account in accounts
     ]

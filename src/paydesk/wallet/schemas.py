@@ -115,3 +115,12 @@ class WalletSettingsBody(Strict):
 
 
 OperationOut.model_rebuild()
+
+
+class MerchantBalanceOut(BaseModel):
+    account_id: str
+    app_id: str
+    kind: str
+    currency: str
+    balance: int
+    available: int

@@ -15,7 +15,8 @@ import binascii
 import os
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -70,3 +71,25 @@ def decrypt(secret: str, stored: str, context: str) -> str:
     except InvalidTag as exc:
         raise DecryptionFailed("authentication failed: tampered, or another key") from exc
     return plain.decode()
+
+
+RSA_TEST_KEY_BITS = 2048
+
+
+def generate_rsa_key_pair(key_size: int = RSA_TEST_KEY_BITS) -> tuple[str, str]:
+    """A fresh RSA key pair as (PKCS#8 private PEM, SubjectPublicKeyInfo public PEM).
+
+    For the sandbox simulators, tests and the demo, which make their keys at run time so that
+    no key is ever committed."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem

@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+
+from paydesk.core.crypto import generate_rsa_key_pair
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 """Alipay writes every time as Beijing time without an offset (``yyyy-MM-dd HH:mm:ss``)."""
@@ -123,18 +124,7 @@ class SandboxCredentials:
 
 
 def _key_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private_pem, public_pem
+    return generate_rsa_key_pair(2048)
 
 
 def generate_test_credentials(

@@ -21,9 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
+from paydesk.core.crypto import generate_rsa_key_pair
 from paydesk.simulators.wechatpay.faults import FaultBook
 
 APIV3_KEY_BYTES = 32
@@ -160,18 +158,7 @@ class TestCredentials:
 
 
 def _key_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private_pem, public_pem
+    return generate_rsa_key_pair(RSA_KEY_BITS)
 
 
 def _digits(count: int) -> str:

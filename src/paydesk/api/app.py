@@ -23,6 +23,7 @@ from paydesk.ledger import endpoints as ledger_endpoints
 from paydesk.merchants import endpoints as merchant_endpoints
 from paydesk.midas import endpoints as midas_endpoints
 from paydesk.midas import gateway as midas_gateway
+from paydesk.payments import endpoints as order_endpoints
 from paydesk.wallet import endpoints as wallet_endpoints
 from paydesk.wallet import prepaid_endpoints
 
@@ -82,6 +83,7 @@ def create_app(
     v1.include_router(wallet_endpoints.router)
     v1.include_router(prepaid_endpoints.router)
     v1.include_router(ledger_endpoints.router)
+    v1.include_router(order_endpoints.router)
     v1.include_router(midas_endpoints.router)
     v1.include_router(channel_account_endpoints.router)
     app.include_router(v1)

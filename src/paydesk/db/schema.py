@@ -7,6 +7,7 @@ from paydesk.jobs import models as _jobs  # noqa: F401
 from paydesk.ledger import models as _ledger  # noqa: F401
 from paydesk.merchants import models as _merchants  # noqa: F401
 from paydesk.midas import models as _midas  # noqa: F401
+from paydesk.payments import models as _payments  # noqa: F401
 from paydesk.wallet import models as _wallet  # noqa: F401
 
 metadata = Base.metadata

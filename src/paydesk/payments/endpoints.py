@@ -1,0 +1,86 @@
+"""``/v1/orders``: create, get (by id or merchant order number), list and close."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Query
+
+from paydesk.api.pagination import Page, to_page
+from paydesk.api.routing import ApiRoute, PrincipalDep, SessionDep
+from paydesk.core.errors import InvalidRequest
+from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from paydesk.merchants.models import KeyMode
+from paydesk.merchants.principal import Principal
+from paydesk.payments import orders
+from paydesk.payments.schemas import OrderCreate, OrderOut
+from paydesk.payments.states import OrderStatus
+
+router = APIRouter(route_class=ApiRoute, tags=["orders"])
+
+
+def _scope(principal: Principal) -> tuple[str, bool]:
+    """The merchant and mode of the caller: test keys see test orders only."""
+    if principal.is_admin:
+        raise InvalidRequest("orders are reached with a merchant key", code="merchant_key_required")
+    return principal.merchant_id, principal.mode is KeyMode.LIVE
+
+
+@router.post("/orders", status_code=201, summary="Create an order")
+def create_order(body: OrderCreate, session: SessionDep, principal: PrincipalDep) -> OrderOut:
+    merchant_id, livemode = _scope(principal)
+    order = orders.create_order(
+        session,
+        merchant_id=merchant_id,
+        livemode=livemode,
+        merchant_order_no=body.merchant_order_no,
+        amount_minor=body.amount,
+        currency=body.currency,
+        subject=body.subject,
+        app_id=body.app_id or principal.app_id,
+        user_id=body.user_id,
+        notify_url=body.notify_url,
+        expires_in=timedelta(seconds=body.expires_in_s),
+        meta=body.metadata,
+    )
+    return OrderOut.model_validate(order)
+
+
+@router.get("/orders", summary="List orders, newest last")
+def list_orders(
+    session: SessionDep,
+    principal: PrincipalDep,
+    status: OrderStatus | None = None,
+    user_id: str | None = None,
+    merchant_order_no: str | None = None,
+    after: str | None = None,
+    limit: int = Query(PAGE_SIZE_DEFAULT, ge=1, le=PAGE_SIZE_MAX),
+) -> Page[OrderOut]:
+    merchant_id, livemode = _scope(principal)
+    if merchant_order_no is not None:
+        order = orders.get_order_by_no(session, merchant_id, livemode, merchant_order_no)
+        return Page[OrderOut](
+            data=[OrderOut.model_validate(order)], has_more=False, next_after=None
+        )
+    result = orders.list_orders(
+        session,
+        merchant_id,
+        livemode,
+        status=status,
+        user_id=user_id,
+        after_id=after,
+        limit=limit,
+    )
+    return to_page(result, OrderOut.model_validate)
+
+
+@router.get("/orders/{order_id}", summary="Get an order")
+def get_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> OrderOut:
+    merchant_id, livemode = _scope(principal)
+    return OrderOut.model_validate(orders.get_order(session, merchant_id, livemode, order_id))
+
+
+@router.post("/orders/{order_id}/close", summary="Close an unpaid order")
+def close_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> OrderOut:
+    merchant_id, livemode = _scope(principal)
+    return OrderOut.model_validate(orders.close_order(session, merchant_id, livemode, order_id))

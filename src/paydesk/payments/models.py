@@ -1,0 +1,43 @@
+"""Payment tables: orders (payment attempts and refunds follow)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from paydesk.db.base import Base, JSONType, UTCDateTime
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        sa.UniqueConstraint("merchant_id", "merchant_order_no"),
+        sa.Index("ix_orders_merchant_created", "merchant_id", "livemode", "id"),
+        sa.Index("ix_orders_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
+    app_id: Mapped[str | None] = mapped_column(sa.ForeignKey("apps.id"))
+    livemode: Mapped[bool] = mapped_column(sa.Boolean)
+    """False for orders created with a test-mode key: they only ever reach sandbox channels."""
+    merchant_order_no: Mapped[str] = mapped_column(sa.String(64))
+    """The merchant's own order number, unique per merchant."""
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    """What the payer owes, in minor units of ``currency``."""
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    amount_paid_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    amount_refunded_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    subject: Mapped[str] = mapped_column(sa.String(128))
+    user_id: Mapped[str | None] = mapped_column(sa.String(128))
+    notify_url: Mapped[str | None] = mapped_column(sa.String(500))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -75,3 +75,45 @@ def test_orders_are_private_and_per_mode(client: TestClient, world: World) -> No
     live_headers = {"Authorization": f"Bearer {live}"}
     assert client.get(f"/v1/orders/{order['id']}", headers=live_headers).status_code == 404
     assert client.get("/v1/orders", headers=live_headers).json()["data"] == []
+
+
+def test_pay_with_balance_moves_money_once(client: TestClient, world: World) -> None:
+    recharge = {"currency": "CNY", "amount": 2000, "reference": "top-up"}
+    client.post("/v1/wallets/payer/recharge", json=recharge, headers=world.a.headers)
+    order = _order(client, world, "PAY-1", user_id="payer").json()
+    paid = client.post(
+        f"/v1/orders/{order['id']}/pay", json={"method": "balance"}, headers=world.a.headers
+    )
+    assert paid.status_code == 200, paid.text
+    body = paid.json()
+    assert (body["order"]["status"], body["order"]["amount_paid"]) == ("succeeded", 1234)
+    assert (body["attempt"]["status"], body["attempt"]["channel"]) == ("succeeded", "wallet")
+    wallet = client.get("/v1/wallets/payer", headers=world.a.headers).json()
+    assert wallet["balances"][0]["balance"] == 2000 - 1234
+    again = client.post(
+        f"/v1/orders/{order['id']}/pay", json={"method": "balance"}, headers=world.a.headers
+    )
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "order_not_payable")
+    wallet = client.get("/v1/wallets/payer", headers=world.a.headers).json()
+    assert wallet["balances"][0]["balance"] == 2000 - 1234
+    closing = client.post(f"/v1/orders/{order['id']}/close", headers=world.a.headers)
+    assert closing.json()["error"]["code"] == "illegal_transition"
+
+
+def test_a_balance_too_low_changes_nothing(client: TestClient, world: World) -> None:
+    client.post(
+        "/v1/wallets/poor/recharge",
+        json={"currency": "CNY", "amount": 100, "reference": "r"},
+        headers=world.a.headers,
+    )
+    order = _order(client, world, "PAY-2", user_id="poor").json()
+    refused = client.post(
+        f"/v1/orders/{order['id']}/pay", json={"method": "balance"}, headers=world.a.headers
+    )
+    assert refused.json()["error"]["code"] == "exceeds_floor"
+    after = client.get(f"/v1/orders/{order['id']}", headers=world.a.headers).json()
+    assert (after["status"], after["amount_paid"]) == ("created", 0)
+    unknown = client.post(
+        f"/v1/orders/{order['id']}/pay", json={"method": "wechat_native"}, headers=world.a.headers
+    )
+    assert unknown.json()["error"]["code"] == "method_not_available"

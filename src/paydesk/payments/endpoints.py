@@ -12,8 +12,8 @@ from paydesk.core.errors import InvalidRequest
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from paydesk.merchants.models import KeyMode
 from paydesk.merchants.principal import Principal
-from paydesk.payments import orders
-from paydesk.payments.schemas import OrderCreate, OrderOut
+from paydesk.payments import orders, paying
+from paydesk.payments.schemas import AttemptOut, OrderCreate, OrderOut, PaymentOut, PayRequest
 from paydesk.payments.states import OrderStatus
 
 router = APIRouter(route_class=ApiRoute, tags=["orders"])
@@ -84,3 +84,21 @@ def get_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> Or
 def close_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> OrderOut:
     merchant_id, livemode = _scope(principal)
     return OrderOut.model_validate(orders.close_order(session, merchant_id, livemode, order_id))
+
+
+@router.post("/orders/{order_id}/pay", summary="Pay an order (balance so far)")
+def pay_order(
+    order_id: str, body: PayRequest, session: SessionDep, principal: PrincipalDep
+) -> PaymentOut:
+    merchant_id, livemode = _scope(principal)
+    order, attempt = paying.pay_order(
+        session,
+        merchant_id=merchant_id,
+        livemode=livemode,
+        order_id=order_id,
+        method=body.method,
+        user_id=body.user_id,
+    )
+    return PaymentOut(
+        order=OrderOut.model_validate(order), attempt=AttemptOut.model_validate(attempt)
+    )

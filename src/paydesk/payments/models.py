@@ -41,3 +41,30 @@ class Order(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PaymentAttempt(Base):
+    """One try at paying an order through one method; at most one per order succeeds."""
+
+    __tablename__ = "payment_attempts"
+    __table_args__ = (sa.UniqueConstraint("channel", "out_trade_no"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
+    order_id: Mapped[str] = mapped_column(sa.ForeignKey("orders.id"), index=True)
+    method: Mapped[str] = mapped_column(sa.String(30))
+    channel: Mapped[str] = mapped_column(sa.String(20))
+    """``wallet`` for platform instruments, else the channel's name."""
+    channel_account_id: Mapped[str | None] = mapped_column(sa.String(40))
+    out_trade_no: Mapped[str] = mapped_column(sa.String(64))
+    """Our id for this attempt at the channel."""
+    status: Mapped[str] = mapped_column(sa.String(20))
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    journal_id: Mapped[str | None] = mapped_column(sa.String(40))
+    """The ledger journal that moved the money when the attempt succeeded."""
+    channel_trade_no: Mapped[str | None] = mapped_column(sa.String(64))
+    failure_code: Mapped[str | None] = mapped_column(sa.String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -42,3 +42,27 @@ class OrderOut(BaseModel):
     paid_at: datetime | None
     closed_at: datetime | None
     created_at: datetime
+
+
+class PayRequest(Strict):
+    method: str = Field(description="balance (more methods follow).")
+    user_id: str | None = Field(default=None, max_length=128, description="Default: the order's.")
+
+
+class AttemptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    method: str
+    channel: str
+    status: str
+    amount: int = Field(validation_alias="amount_minor")
+    currency: str
+    journal_id: str | None
+    created_at: datetime
+    succeeded_at: datetime | None
+
+
+class PaymentOut(BaseModel):
+    order: OrderOut
+    attempt: AttemptOut

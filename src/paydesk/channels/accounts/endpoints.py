@@ -19,6 +19,7 @@ from paydesk.channels.accounts.schemas import (
     CredentialsRotate,
 )
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from paydesk.merchants.principal import Principal
 
 router = APIRouter(route_class=ApiRoute, tags=["channel accounts"])
 
@@ -94,31 +95,29 @@ def rotate_credentials(
     return _out(account)
 
 
-@router.post("/channel-accounts/{account_id}/disable", summary="Disable a channel account")
-def disable_account(
-    account_id: str, session: SessionDep, principal: PrincipalDep
+def _set_status(
+    account_id: str, status: ChannelAccountStatus, session: SessionDep, principal: Principal
 ) -> ChannelAccountOut:
     account = service.set_status(
         session,
         principal.scope(),
         account_id,
-        ChannelAccountStatus.DISABLED,
+        status,
         actor=principal.actor,
         caller=principal,
     )
     return _out(account)
+
+
+@router.post("/channel-accounts/{account_id}/disable", summary="Disable a channel account")
+def disable_account(
+    account_id: str, session: SessionDep, principal: PrincipalDep
+) -> ChannelAccountOut:
+    return _set_status(account_id, ChannelAccountStatus.DISABLED, session, principal)
 
 
 @router.post("/channel-accounts/{account_id}/enable", summary="Enable a channel account")
 def enable_account(
     account_id: str, session: SessionDep, principal: PrincipalDep
 ) -> ChannelAccountOut:
-    account = service.set_status(
-        session,
-        principal.scope(),
-        account_id,
-        ChannelAccountStatus.ACTIVE,
-        actor=principal.actor,
-        caller=principal,
-    )
-    return _out(account)
+    return _set_status(account_id, ChannelAccountStatus.ACTIVE, session, principal)

@@ -41,6 +41,19 @@ def test_migrate_demo_serve_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
     demo = _paydesk("demo", env=env)
     test_key = re.search(r"pd_test_sk_\w+", demo).group(0)  # type: ignore[union-attr]
     admin_key = re.search(r"pd_admin_sk_\w+", demo).group(0)  # type: ignore[union-attr]
+    # Both sandbox channel accounts, made once, with the quick start to try them.
+    sandbox_accounts = re.findall(r"^  (wechatpay|alipay) +(cha_\w+) .*\(created\)", demo, re.M)
+    assert [channel for channel, _ in sandbox_accounts] == ["wechatpay", "alipay"], demo
+    assert f"KEY={test_key}" in demo and '{"method": "wechat_native"}' in demo
+    assert f"http://127.0.0.1:{port}/sandbox/webhook-inbox" in demo
+    again = _paydesk("demo", env=env)
+    assert re.findall(r"^  (wechatpay|alipay) +(cha_\w+) .*\(found\)", again, re.M) == (
+        sandbox_accounts
+    )
+    test_key = re.search(r"pd_test_sk_\w+", again).group(0)  # type: ignore[union-attr]
+    admin_key = re.search(r"pd_admin_sk_\w+", again).group(0)  # type: ignore[union-attr]
+    keys_file = tmp_path / "var" / "sandbox-credentials.json"
+    assert keys_file.stat().st_mode & 0o077 == 0
 
     server = subprocess.Popen(
         [sys.executable, "-m", "paydesk", "serve"],
@@ -68,6 +81,15 @@ def test_migrate_demo_serve_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
         ).json()["data"]
         assert "Demo Shop" in {m["name"] for m in merchants}
         assert httpx.get(f"{base}/openapi.json").status_code == 200
+        accounts = httpx.get(
+            f"{base}/v1/channel-accounts", headers={"Authorization": f"Bearer {test_key}"}
+        ).json()["data"]
+        assert {(a["channel"], a["id"], a["mode"]) for a in accounts} == {
+            (channel, account_id, "sandbox") for channel, account_id in sandbox_accounts
+        }
+        unsigned = httpx.get(f"{base}/sandbox/wechatpay/v3/pay/transactions/id/1?mchid=1")
+        assert unsigned.json()["code"] == "SIGN_ERROR"  # the simulator itself answers
+        assert httpx.get(f"{base}/sandbox/webhook-inbox").json()["data"] == []
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)

@@ -114,6 +114,12 @@ def test_a_balance_too_low_changes_nothing(client: TestClient, world: World) -> 
     after = client.get(f"/v1/orders/{order['id']}", headers=world.a.headers).json()
     assert (after["status"], after["amount_paid"]) == ("created", 0)
     unknown = client.post(
-        f"/v1/orders/{order['id']}/pay", json={"method": "wechat_native"}, headers=world.a.headers
+        f"/v1/orders/{order['id']}/pay", json={"method": "cheque"}, headers=world.a.headers
     )
     assert unknown.json()["error"]["code"] == "method_not_available"
+    no_account = client.post(
+        f"/v1/orders/{order['id']}/pay", json={"method": "wechat_native"}, headers=world.a.headers
+    )
+    assert no_account.json()["error"]["code"] == "no_channel_account"
+    after = client.get(f"/v1/orders/{order['id']}", headers=world.a.headers).json()
+    assert after["status"] == "created"

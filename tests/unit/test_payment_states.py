@@ -44,8 +44,9 @@ def test_a_paid_order_never_goes_back_and_final_states_are_final() -> None:
     for paid in (O.SUCCEEDED, O.PARTIALLY_REFUNDED, O.REFUNDED):
         assert not ORDER_FLOW[paid] & {O.CREATED, O.PAYING, O.CLOSED}
     assert ORDER_FLOW[O.CLOSED] == ORDER_FLOW[O.REFUNDED] == frozenset()
-    for final in (A.SUCCEEDED, A.FAILED, A.CLOSED):
-        assert ATTEMPT_FLOW[final] == frozenset()
+    assert ATTEMPT_FLOW[A.SUCCEEDED] == frozenset()
+    for ended in (A.FAILED, A.CLOSED):  # only the channel's word that the payer paid reopens
+        assert ATTEMPT_FLOW[ended] == frozenset({A.SUCCEEDED})
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,9 @@ def test_a_paid_order_never_goes_back_and_final_states_are_final() -> None:
         (A.UNKNOWN, A.PENDING, True),
         (A.PENDING, A.SUCCEEDED, True),
         (A.SUCCEEDED, A.FAILED, False),
-        (A.CLOSED, A.SUCCEEDED, False),
+        (A.CLOSED, A.SUCCEEDED, True),
+        (A.CLOSED, A.PENDING, False),
+        (A.FAILED, A.CLOSED, False),
         (A.PENDING, A.CREATED, False),
     ],
 )

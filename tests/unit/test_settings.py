@@ -76,3 +76,28 @@ def test_development_secret_is_generated_once(
     assert len(first) >= 32
     assert settings.secret() == first
     assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
+
+
+def test_public_url_and_sandbox_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PUBLIC_URL", "SANDBOX_ENABLED", "ENV", "HOST", "PORT", "CONFIG_FILE"):
+        monkeypatch.delenv(f"PAYDESK_{name}", raising=False)
+    settings = load_settings(port=9100)
+    assert settings.public_url == "http://127.0.0.1:9100"
+    assert settings.sandbox_enabled
+    assert settings.sandbox_base_url == "http://127.0.0.1:9100/sandbox"
+    assert load_settings(host="0.0.0.0").public_url == "http://127.0.0.1:8000"
+    assert load_settings(host="10.0.0.5").public_url == "http://10.0.0.5:8000"
+    explicit = load_settings(public_url="https://pay.example.com/")
+    assert explicit.public_url == "https://pay.example.com"
+    assert explicit.sandbox_base_url == "https://pay.example.com/sandbox"
+
+    monkeypatch.setenv("PAYDESK_ENV", "production")
+    monkeypatch.setenv("PAYDESK_SECRET_KEY", "k" * 40)
+    assert not load_settings().sandbox_enabled
+    assert load_settings().sandbox_base_url is None
+    monkeypatch.setenv("PAYDESK_SANDBOX_ENABLED", "true")
+    assert load_settings().sandbox_enabled
+    monkeypatch.setenv("PAYDESK_PUBLIC_URL", "pay.example.com")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "PAYDESK_PUBLIC_URL" in str(info.value)

@@ -24,8 +24,12 @@ from paydesk.merchants import endpoints as merchant_endpoints
 from paydesk.midas import endpoints as midas_endpoints
 from paydesk.midas import gateway as midas_gateway
 from paydesk.payments import endpoints as order_endpoints
+from paydesk.payments import notifications as channel_notifications
+from paydesk.payments import refund_endpoints
+from paydesk.sandbox.mount import Sandbox, mount_sandbox
 from paydesk.wallet import endpoints as wallet_endpoints
 from paydesk.wallet import prepaid_endpoints
+from paydesk.webhooks import endpoints as webhook_endpoints
 
 log = structlog.get_logger("paydesk.app")
 
@@ -46,6 +50,7 @@ def create_app(
     settings = settings or load_settings()
     db = db or Database.from_settings(settings)
     embedded = settings.worker_embedded if run_worker is None else run_worker
+    sandbox: Sandbox | None = None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +71,8 @@ def create_app(
             stop.set()
             if thread is not None:
                 thread.join(timeout=30)
+            if sandbox is not None:
+                sandbox.close()
 
     app = FastAPI(
         title="Paydesk",
@@ -73,7 +80,14 @@ def create_app(
         description="One API over every payment channel, with a double-entry ledger behind it.",
         lifespan=lifespan,
     )
-    app.state.services = Services(settings=settings, db=db, secret=settings.secret())
+    sandbox = mount_sandbox(app, settings)  # /sandbox: the channel simulators, when enabled
+    app.state.sandbox = sandbox
+    app.state.services = Services(
+        settings=settings,
+        db=db,
+        secret=settings.secret(),
+        sandbox_base_url=sandbox.base_url if sandbox is not None else None,
+    )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, body_bytes_max=settings.request_body_bytes_max)
 
@@ -84,9 +98,12 @@ def create_app(
     v1.include_router(prepaid_endpoints.router)
     v1.include_router(ledger_endpoints.router)
     v1.include_router(order_endpoints.router)
+    v1.include_router(refund_endpoints.router)
     v1.include_router(midas_endpoints.router)
     v1.include_router(channel_account_endpoints.router)
+    v1.include_router(webhook_endpoints.router)
     app.include_router(v1)
     app.include_router(midas_gateway.router)
+    app.include_router(channel_notifications.router)
     app.include_router(health.router)
     return app

@@ -4,6 +4,12 @@ For each request it authenticates the bearer key, opens one transaction (write o
 runs the endpoint, and commits only if the endpoint answered 2xx; any error rolls everything
 back, so a failed request changes nothing. Mutating requests with an ``Idempotency-Key``
 store their response in the same transaction (see :mod:`paydesk.idempotency.service`).
+
+One kind of endpoint must commit before it ends: one that calls a channel over the network,
+which must not hold a transaction (or SQLite's write lock) open meanwhile, and must have
+written what it is about to do first. It calls :func:`commit_checkpoint`; the key's claim is
+then committed as in progress (a concurrent retry gets ``idempotency_key_in_use``), and if the
+request ends in an error after the checkpoint the claim is dropped so a retry can run again.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ class Services:
     db: Database
     secret: str
     """The server secret (``settings.secret()``), read once."""
+    sandbox_base_url: str | None = None
+    """Where this server's channel simulators are reached (``<public_url>/sandbox``), None
+    when the sandbox is not mounted: pass it to ``load_connector(sandbox_base_url=...)``."""
 
 
 def services(request: Request) -> Services:
@@ -66,6 +75,12 @@ def _idempotency_header(
     ] = None,
 ) -> None:
     """Declared for the OpenAPI document; the route class reads the header itself."""
+
+
+def commit_checkpoint(request: Request) -> None:
+    """Commit what the endpoint wrote so far and go on in a new transaction (see above)."""
+    _session(request).commit()
+    request.state.checkpointed = True
 
 
 SessionDep = Annotated[Session, Depends(_session)]
@@ -137,9 +152,13 @@ async def _run(
             await run_in_threadpool(session.rollback)
             return _replay(stored, found.secret, principal.merchant_id, key)
 
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except Exception:
+        await _abandon(request, session, principal.merchant_id, key)
+        raise
     if response.status_code >= 400:
-        await run_in_threadpool(session.rollback)
+        await _abandon(request, session, principal.merchant_id, key)
         return response
     if key is not None:
         await run_in_threadpool(
@@ -168,6 +187,18 @@ def _stored_after_race(
                 param="Idempotency-Key",
             )
         return idempotency.replay(record, request_hash)
+
+
+async def _abandon(request: Request, session: Session, merchant_id: str, key: str | None) -> None:
+    """The request failed: roll back, and free its key if a checkpoint committed the claim."""
+    await run_in_threadpool(session.rollback)
+    if key is not None and getattr(request.state, "checkpointed", False):
+        await run_in_threadpool(_release_claim, session, merchant_id, key)
+
+
+def _release_claim(session: Session, merchant_id: str, key: str) -> None:
+    with session.begin():
+        idempotency.release(session, merchant_id, key)
 
 
 def _context(merchant_id: str, key: str) -> str:

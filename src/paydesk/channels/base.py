@@ -187,6 +187,12 @@ class ChannelRejected(ChannelError):
     code = "channel_rejected"
 
 
+class PaymentNotFound(ChannelRejected):
+    """The channel has no payment with this number: the create call never reached it."""
+
+    code = "channel_payment_not_found"
+
+
 class UnsupportedFlow(ChannelError):
     code = "unsupported_flow"
     status = 400

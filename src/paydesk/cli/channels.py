@@ -16,6 +16,8 @@ from paydesk.channels.accounts import service
 from paydesk.channels.accounts.models import ChannelAccountMode, ChannelAccountStatus
 from paydesk.cli.common import clear_errors, console, database, fail, settings_or_exit
 from paydesk.db.uow import unit_of_work
+from paydesk.sandbox import credentials as sandbox_credentials
+from paydesk.sandbox.accounts import DEFAULT_NAMES, ensure_sandbox_account
 
 ACTOR = "cli"
 CREDENTIALS_FILE_BYTES_MAX = 64 * 1024
@@ -107,6 +109,49 @@ def channels_list(
         console.print("no channel accounts")
     if page.has_more:
         console.print(f"more: --after {page.items[-1].id}")
+
+
+@channels_app.command("sandbox-account")
+@clear_errors
+def channels_sandbox_account(
+    merchant: str = typer.Option(..., help="The merchant the account belongs to."),
+    channel: str = typer.Option(..., help="wechatpay or alipay."),
+    name: str = typer.Option(
+        None, help="Default: 'WeChat Pay sandbox' or 'Alipay sandbox'. Unique for the merchant."
+    ),
+) -> None:
+    """Give a merchant a sandbox account at the simulators served by this Paydesk (same
+    credentials for every merchant); an existing one of that name is reused, and takes the
+    current sandbox keys if they changed."""
+    if channel not in DEFAULT_NAMES:
+        raise fail(f"--channel: one of {', '.join(DEFAULT_NAMES)}")
+    settings = settings_or_exit()
+    if not settings.sandbox_enabled:
+        raise fail("the sandbox is disabled on this server (PAYDESK_SANDBOX_ENABLED=false)")
+    try:
+        keys = sandbox_credentials.load_or_create(settings.data_dir)
+    except sandbox_credentials.SandboxCredentialsError as exc:
+        raise fail(str(exc)) from None
+    with unit_of_work(database()) as session:
+        ensured = ensure_sandbox_account(
+            session,
+            merchant,
+            channel,
+            keys=keys,
+            secret=settings.secret(),
+            actor=ACTOR,
+            name=name,
+        )
+        summary = service.describe(ensured.account)
+    console.print(
+        f"{ensured.outcome} sandbox {summary.channel} account {summary.id} ({summary.name}) "
+        f"for {summary.merchant_id}, status {summary.status}",
+        markup=False,
+        highlight=False,
+    )
+    shown = ", ".join(f"{k}={v}" for k, v in summary.public_fields.items())
+    console.print(f"  {shown}", markup=False, highlight=False)
+    console.print(f"  simulators at {settings.sandbox_base_url}", markup=False, highlight=False)
 
 
 def _set_status(account_id: str, status: ChannelAccountStatus) -> None:

@@ -13,7 +13,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -24,6 +31,9 @@ from pydantic_settings import (
 
 ENV_PREFIX = "PAYDESK_"
 SECRET_KEY_LENGTH_MIN = 32
+SANDBOX_PATH = "/sandbox"
+"""Where the channel simulators are mounted when the sandbox is enabled (paydesk.sandbox)."""
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - names, not a bind
 
 
 class Environment(StrEnum):
@@ -50,6 +60,13 @@ class Settings(BaseSettings):
     """SQLAlchemy URL. ``sqlite:///path`` or ``postgresql+psycopg://user@host:port/db``."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = Field(default="", validate_default=True)
+    """Where payers' browsers and the channels' notifications reach this server (scheme, host,
+    port, optional path; no trailing slash). Default ``http://127.0.0.1:<port>``, or the
+    host when it is one address rather than a wildcard."""
+    sandbox_enabled: bool = Field(default=None, validate_default=True)
+    """Mount the channel simulators and the webhook inbox under ``/sandbox`` (paydesk.sandbox).
+    Default: on in development, off in production."""
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON
     secret_key: SecretStr | None = None
@@ -85,6 +102,32 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql:// (psycopg 3)")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            if "host" not in info.data or "port" not in info.data:
+                return value  # the host or port is malformed: that error is the one reported
+            host = str(info.data["host"])
+            if host in _WILDCARD_HOSTS:
+                host = "127.0.0.1"
+            elif ":" in host and not host.startswith("["):
+                host = f"[{host}]"
+            return f"http://{host}:{info.data['port']}"
+        if not (value.startswith("http://") or value.startswith("https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        if "?" in value or "#" in value or not value.split("://", 1)[1]:
+            raise ValueError("must be scheme://host[:port][/path], without query or fragment")
+        return value
+
+    @field_validator("sandbox_enabled", mode="before")
+    @classmethod
+    def _sandbox_default(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return info.data.get("env", Environment.DEVELOPMENT) is Environment.DEVELOPMENT
+        return value
+
     @field_validator("job_modules", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -108,6 +151,12 @@ class Settings(BaseSettings):
     @property
     def worker_embedded(self) -> bool:
         return self.is_sqlite if self.embedded_worker is None else self.embedded_worker
+
+    @property
+    def sandbox_base_url(self) -> str | None:
+        """Where the channel simulators are reached (``<public_url>/sandbox``), or None when
+        the sandbox is disabled: what ``load_connector(sandbox_base_url=...)`` takes."""
+        return self.public_url + SANDBOX_PATH if self.sandbox_enabled else None
 
     def secret(self) -> str:
         """The secret key; in development one is generated once under ``data_dir``."""

@@ -9,5 +9,6 @@ from paydesk.merchants import models as _merchants  # noqa: F401
 from paydesk.midas import models as _midas  # noqa: F401
 from paydesk.payments import models as _payments  # noqa: F401
 from paydesk.wallet import models as _wallet  # noqa: F401
+from paydesk.webhooks import models as _webhooks  # noqa: F401
 
 metadata = Base.metadata

@@ -78,6 +78,11 @@ def replay(record: IdempotencyRecord, request_hash: str) -> StoredResponse:
             "this Idempotency-Key was already used with a different request",
             param="Idempotency-Key",
         )
+    if record.status_code == IN_PROGRESS:
+        raise IdempotencyKeyInUse(
+            "a request with this Idempotency-Key is still running; retry in a moment",
+            param="Idempotency-Key",
+        )
     return StoredResponse(status_code=record.status_code, body=record.response_body)
 
 
@@ -118,6 +123,17 @@ def begin(
         )
     )
     return None
+
+
+def release(session: Session, merchant_id: str, key: str) -> None:
+    """Drop an in-progress claim whose request failed after committing part of its work."""
+    session.execute(
+        sa.delete(IdempotencyRecord).where(
+            IdempotencyRecord.merchant_id == merchant_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.status_code == IN_PROGRESS,
+        )
+    )
 
 
 def complete(session: Session, *, merchant_id: str, key: str, status_code: int, body: str) -> None:

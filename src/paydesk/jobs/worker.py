@@ -14,6 +14,10 @@ reschedules the job after a back-off delay or marks it dead.
 
 A worker that dies mid-job (killed, machine lost) leaves its job ``running``; once the lease
 (``job_lease_s``) has passed, any worker claims it again as the next attempt.
+
+A handler registered with ``transaction=False`` (one that calls the outside world) runs
+between two short transactions instead: one renews the claim, the other marks the job
+succeeded; the handler opens its own units of work in between.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy.orm import Session
 
 from paydesk.core import clock
 from paydesk.core.settings import Settings
@@ -49,7 +54,13 @@ from paydesk.jobs.metrics import (
     SCHEDULED_JOBS_TOTAL,
     WORKER_ERRORS_TOTAL,
 )
-from paydesk.jobs.registry import HandlerRegistry, JobContext, PermanentJobError
+from paydesk.jobs.registry import (
+    HandlerRegistry,
+    JobContext,
+    JobHandler,
+    PermanentJobError,
+    RetryJobAt,
+)
 from paydesk.jobs.registry import registry as default_registry
 from paydesk.jobs.repository import ClaimedJob
 from paydesk.jobs.service import enqueue
@@ -59,6 +70,9 @@ BUILTIN_MODULES = (
     "paydesk.ledger.jobs",
     "paydesk.wallet.lots",
     "paydesk.wallet.prepaid",
+    "paydesk.payments.order_centre",
+    "paydesk.payments.refunds",
+    "paydesk.webhooks.delivery",
 )
 """Imported by every worker: Paydesk's own handlers and schedules."""
 SCHEDULES_PER_TICK_MAX = 100
@@ -215,36 +229,10 @@ class Worker:
         try:
             if handler is None:
                 raise PermanentJobError(f"no handler for kind {job.kind!r}")
-            with unit_of_work(self.db) as session:
-                locked_until = clock.now() + timedelta(seconds=self.settings.job_lease_s)
-                if not repo.renew_lease(
-                    session,
-                    job_id=job.id,
-                    worker_id=self.worker_id,
-                    attempt=job.attempt,
-                    locked_until=locked_until,
-                ):
-                    raise _ClaimLost
-                handler(
-                    JobContext(
-                        session=session,
-                        job_id=job.id,
-                        kind=job.kind,
-                        payload=job.payload,
-                        attempt=job.attempt,
-                        attempts_max=job.attempts_max,
-                        merchant_id=job.merchant_id,
-                    )
-                )
-                session.flush()
-                if not repo.mark_succeeded(
-                    session,
-                    job_id=job.id,
-                    worker_id=self.worker_id,
-                    attempt=job.attempt,
-                    now=clock.now(),
-                ):
-                    raise _ClaimLost
+            if self.registry.in_transaction(job.kind):
+                self._attempt_in_transaction(handler, job)
+            else:
+                self._attempt_outside_transaction(handler, job)
         except _ClaimLost:
             self._finished(kind_label, "lease_lost", started)
             log.warning("job_lease_lost")
@@ -253,20 +241,84 @@ class Worker:
             permanent = isinstance(exc, PermanentJobError)
             last_error = error_summary("" if permanent else type(exc).__name__, str(exc))
             log.warning("job_attempt_failed", error=last_error, exc_info=not permanent)
-            self._record_failure(job, last_error, permanent=permanent, kind_label=kind_label)
+            self._record_failure(
+                job,
+                last_error,
+                permanent=permanent,
+                kind_label=kind_label,
+                retry_at=exc.retry_at if isinstance(exc, RetryJobAt) else None,
+            )
             JOB_DURATION_S.labels(kind=kind_label).observe(time.monotonic() - started)
             return
         self._finished(kind_label, "succeeded", started)
         log.info("job_succeeded", duration_s=round(time.monotonic() - started, 3))
 
+    def _context(self, job: ClaimedJob, session: Session) -> JobContext:
+        return JobContext(
+            session=session,
+            job_id=job.id,
+            kind=job.kind,
+            payload=job.payload,
+            attempt=job.attempt,
+            attempts_max=job.attempts_max,
+            merchant_id=job.merchant_id,
+            db=self.db,
+            settings=self.settings,
+        )
+
+    def _renew_claim(self, session: Session, job: ClaimedJob) -> None:
+        locked_until = clock.now() + timedelta(seconds=self.settings.job_lease_s)
+        if not repo.renew_lease(
+            session,
+            job_id=job.id,
+            worker_id=self.worker_id,
+            attempt=job.attempt,
+            locked_until=locked_until,
+        ):
+            raise _ClaimLost
+
+    def _mark_succeeded(self, session: Session, job: ClaimedJob) -> None:
+        if not repo.mark_succeeded(
+            session, job_id=job.id, worker_id=self.worker_id, attempt=job.attempt, now=clock.now()
+        ):
+            raise _ClaimLost
+
+    def _attempt_in_transaction(self, handler: JobHandler, job: ClaimedJob) -> None:
+        with unit_of_work(self.db) as session:
+            self._renew_claim(session, job)
+            handler(self._context(job, session))
+            session.flush()
+            self._mark_succeeded(session, job)
+
+    def _attempt_outside_transaction(self, handler: JobHandler, job: ClaimedJob) -> None:
+        """No transaction is open while the handler runs; its session is unbound (any use of
+        it fails), so it works through ``ctx.db``. The renewed lease covers the handler."""
+        with unit_of_work(self.db) as session:
+            self._renew_claim(session, job)
+        with Session() as unbound:
+            handler(self._context(job, unbound))
+        with unit_of_work(self.db) as session:
+            self._mark_succeeded(session, job)
+
     def _record_failure(
-        self, job: ClaimedJob, last_error: str, *, permanent: bool, kind_label: str
+        self,
+        job: ClaimedJob,
+        last_error: str,
+        *,
+        permanent: bool,
+        kind_label: str,
+        retry_at: datetime | None = None,
     ) -> None:
+        """``retry_at``: when the handler asked for the next attempt (:class:`RetryJobAt`);
+        otherwise after the default back-off."""
         action = failure_action(job.attempt, job.attempts_max, permanent=permanent)
         now = clock.now()
-        retry_at = None
-        if action is FailureAction.RETRY:
+        if action is not FailureAction.RETRY:
+            retry_at = None
+        elif retry_at is None:
             retry_at = now + timedelta(seconds=backoff_delay_s(job.attempt))
+        else:
+            retry_at = max(retry_at, now)
         with unit_of_work(self.db) as session:
             recorded = repo.mark_failed(
                 session,

@@ -1,25 +1,35 @@
-"""``/v1/orders``: create, get (by id or merchant order number), list and close."""
+"""``/v1/orders``: create, get (by id or merchant order number), list, close, pay, and read
+an order's payment attempts."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from paydesk.api.pagination import Page, to_page
-from paydesk.api.routing import ApiRoute, PrincipalDep, SessionDep
+from paydesk.api.routing import (
+    ApiRoute,
+    PrincipalDep,
+    SessionDep,
+    commit_checkpoint,
+    services,
+)
+from paydesk.channels.base import ChannelError, Method
 from paydesk.core.errors import InvalidRequest
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from paydesk.merchants.models import KeyMode
 from paydesk.merchants.principal import Principal
-from paydesk.payments import orders, paying
+from paydesk.payments import channel_pay, orders, paying
+from paydesk.payments.methods import platform_method
+from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.schemas import AttemptOut, OrderCreate, OrderOut, PaymentOut, PayRequest
-from paydesk.payments.states import OrderStatus
+from paydesk.payments.states import AttemptStatus, OrderStatus
 
 router = APIRouter(route_class=ApiRoute, tags=["orders"])
 
 
-def _scope(principal: Principal) -> tuple[str, bool]:
+def scope(principal: Principal) -> tuple[str, bool]:
     """The merchant and mode of the caller: test keys see test orders only."""
     if principal.is_admin:
         raise InvalidRequest("orders are reached with a merchant key", code="merchant_key_required")
@@ -28,7 +38,7 @@ def _scope(principal: Principal) -> tuple[str, bool]:
 
 @router.post("/orders", status_code=201, summary="Create an order")
 def create_order(body: OrderCreate, session: SessionDep, principal: PrincipalDep) -> OrderOut:
-    merchant_id, livemode = _scope(principal)
+    merchant_id, livemode = scope(principal)
     order = orders.create_order(
         session,
         merchant_id=merchant_id,
@@ -56,7 +66,7 @@ def list_orders(
     after: str | None = None,
     limit: int = Query(PAGE_SIZE_DEFAULT, ge=1, le=PAGE_SIZE_MAX),
 ) -> Page[OrderOut]:
-    merchant_id, livemode = _scope(principal)
+    merchant_id, livemode = scope(principal)
     if merchant_order_no is not None:
         order = orders.get_order_by_no(session, merchant_id, livemode, merchant_order_no)
         return Page[OrderOut](
@@ -76,29 +86,75 @@ def list_orders(
 
 @router.get("/orders/{order_id}", summary="Get an order")
 def get_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> OrderOut:
-    merchant_id, livemode = _scope(principal)
+    merchant_id, livemode = scope(principal)
     return OrderOut.model_validate(orders.get_order(session, merchant_id, livemode, order_id))
 
 
 @router.post("/orders/{order_id}/close", summary="Close an unpaid order")
 def close_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> OrderOut:
-    merchant_id, livemode = _scope(principal)
+    merchant_id, livemode = scope(principal)
     return OrderOut.model_validate(orders.close_order(session, merchant_id, livemode, order_id))
 
 
-@router.post("/orders/{order_id}/pay", summary="Pay an order (balance so far)")
+@router.post(
+    "/orders/{order_id}/pay",
+    summary="Pay an order",
+    responses={202: {"description": "The channel did not answer in time: poll the order."}},
+)
 def pay_order(
-    order_id: str, body: PayRequest, session: SessionDep, principal: PrincipalDep
+    order_id: str,
+    body: PayRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> PaymentOut:
-    merchant_id, livemode = _scope(principal)
-    order, attempt = paying.pay_order(
+    """A platform instrument completes at once; a channel method answers what the payer
+    needs (``attempt.action``), or 202 with the attempt ``unknown`` when the channel did not
+    answer in time (the order centre finds out; the order's status tells)."""
+    merchant_id, livemode = scope(principal)
+    pay = body.to_input()
+    platform = platform_method(pay.method)
+    if platform is not None:
+        order, attempt = paying.pay_with_platform(
+            session,
+            merchant_id=merchant_id,
+            livemode=livemode,
+            order_id=order_id,
+            method=platform,
+            pay=pay,
+        )
+        return _payment(order, attempt)
+    found = services(request)
+    opened = channel_pay.open_attempt(
         session,
         merchant_id=merchant_id,
         livemode=livemode,
         order_id=order_id,
-        method=body.method,
-        user_id=body.user_id,
+        method=Method(pay.method),
+        pay=pay,
+        settings=found.settings,
+        secret=found.secret,
     )
+    commit_checkpoint(request)
+    result = channel_pay.call_channel(opened)
+    order, attempt = channel_pay.record_opening(session, opened, result)
+    if attempt.status == AttemptStatus.FAILED and isinstance(result, ChannelError):
+        commit_checkpoint(request)
+        raise result
+    if attempt.status == AttemptStatus.UNKNOWN:
+        response.status_code = 202
+    return _payment(order, attempt)
+
+
+def _payment(order: Order, attempt: PaymentAttempt) -> PaymentOut:
     return PaymentOut(
         order=OrderOut.model_validate(order), attempt=AttemptOut.model_validate(attempt)
     )
+
+
+@router.get("/orders/{order_id}/attempts", summary="The payment attempts of an order")
+def order_attempts(order_id: str, session: SessionDep, principal: PrincipalDep) -> list[AttemptOut]:
+    merchant_id, livemode = scope(principal)
+    order = orders.get_order(session, merchant_id, livemode, order_id)
+    return [AttemptOut.model_validate(a) for a in paying.attempts_of(session, order)]

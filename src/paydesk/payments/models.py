@@ -1,4 +1,4 @@
-"""Payment tables: orders (payment attempts and refunds follow)."""
+"""Payment tables: orders, payment attempts, refunds and per-merchant payment settings."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ class Order(Base):
     status: Mapped[str] = mapped_column(sa.String(20))
     meta: Mapped[dict[str, Any]] = mapped_column(JSONType)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paid_attempt_id: Mapped[str | None] = mapped_column(sa.String(40))
+    """The attempt that paid the order (any other successful attempt is refunded)."""
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -65,6 +67,57 @@ class PaymentAttempt(Base):
     """The ledger journal that moved the money when the attempt succeeded."""
     channel_trade_no: Mapped[str | None] = mapped_column(sa.String(64))
     failure_code: Mapped[str | None] = mapped_column(sa.String(60))
+    failure_message: Mapped[str | None] = mapped_column(sa.String(300))
+    action: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    """What the payer needs (QR code, redirect, SDK parameters), kept to answer a replay."""
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
+    """Instrument details: the points part of points + cash, the prepaid card's last digits."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Refund(Base):
+    """Money going back to the payer of one succeeded attempt, in part or in full."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        sa.Index("ix_refunds_merchant", "merchant_id", "livemode", "id"),
+        sa.Index("ix_refunds_order", "order_id"),
+        sa.Index("ix_refunds_attempt", "attempt_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    """Also our refund number at the channel (``out_refund_no``)."""
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(sa.Boolean)
+    order_id: Mapped[str] = mapped_column(sa.ForeignKey("orders.id"))
+    attempt_id: Mapped[str] = mapped_column(sa.ForeignKey("payment_attempts.id"))
+    channel: Mapped[str] = mapped_column(sa.String(20))
+    channel_account_id: Mapped[str | None] = mapped_column(sa.String(40))
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    reason: Mapped[str] = mapped_column(sa.String(200))
+    automatic: Mapped[bool] = mapped_column(sa.Boolean)
+    """True for a refund Paydesk started itself (a second payment of a paid order)."""
+    channel_refund_no: Mapped[str | None] = mapped_column(sa.String(64))
+    journal_id: Mapped[str | None] = mapped_column(sa.String(40))
+    """The journal that set the money aside when the refund was accepted."""
+    settle_journal_id: Mapped[str | None] = mapped_column(sa.String(40))
+    """The journal that completed it: paid back to the channel, or returned to the merchant."""
+    failure_code: Mapped[str | None] = mapped_column(sa.String(60))
+    failure_message: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PaymentSettings(Base):
+    """A merchant's payment rules; a merchant without a row has the defaults."""
+
+    __tablename__ = "payment_settings"
+
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"), primary_key=True)
+    refund_window_days: Mapped[int] = mapped_column(sa.Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,7 +1,7 @@
 """Creating, reading, listing and closing orders. Services never commit.
 
-Paying an order (attempts at channels and platform instruments) comes next; see
-``docs/payments.md``.
+Paying an order is :mod:`paydesk.payments.paying` (platform instruments) and
+:mod:`paydesk.payments.channel_pay` (channels); see ``docs/payments.md``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from paydesk.core.ids import new_id
 from paydesk.core.money import check_amount
 from paydesk.core.pagination import PageResult, page_size, trim
 from paydesk.merchants.service import get_app
-from paydesk.payments.models import Order
+from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.states import OrderStatus, order_to
+from paydesk.webhooks.events import EventType
 
 ORDER_NO_PATTERN = re.compile(r"^[A-Za-z0-9_\-|*]{1,64}$")
 """What every channel accepts as a merchant order number (WeChat's rule is the strictest)."""
@@ -181,7 +182,13 @@ def list_orders(
 
 
 def close_order(session: Session, merchant_id: str, livemode: bool, order_id: str) -> Order:
-    """Close an unpaid order: it can no longer be paid. Closing twice changes nothing."""
+    """Close an unpaid order: it can no longer be paid. Closing twice changes nothing.
+
+    Attempts still open at a channel are closed there by the order centre; a payment that
+    crosses the close is refunded automatically."""
+    from paydesk.payments import events, schedule
+    from paydesk.payments.settle import OPEN_ATTEMPT_STATUSES
+
     order = get_order(session, merchant_id, livemode, order_id, lock=True)
     if order.status == OrderStatus.CLOSED:
         return order
@@ -190,4 +197,13 @@ def close_order(session: Session, merchant_id: str, livemode: bool, order_id: st
     order.closed_at = now
     order.updated_at = now
     session.flush()
+    open_attempts = session.scalars(
+        sa.select(PaymentAttempt).where(
+            PaymentAttempt.order_id == order.id,
+            PaymentAttempt.status.in_([s.value for s in OPEN_ATTEMPT_STATUSES]),
+        )
+    )
+    for attempt in open_attempts:
+        schedule.schedule_query(session, attempt, close=True)
+    events.order_event(session, order, EventType.ORDER_CLOSED)
     return order

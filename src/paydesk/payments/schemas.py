@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from paydesk.merchants.schemas import Strict
+from paydesk.payments.methods import PayInput, PointsPart
 from paydesk.payments.states import OrderStatus
 
 
@@ -39,14 +40,60 @@ class OrderOut(BaseModel):
     notify_url: str | None
     metadata: dict[str, str] = Field(validation_alias="meta")
     expires_at: datetime
+    paid_attempt_id: str | None
     paid_at: datetime | None
     closed_at: datetime | None
     created_at: datetime
 
 
+class PointsIn(Strict):
+    currency: str = Field(min_length=1, max_length=16, description="The app's points currency.")
+    amount: int = Field(description="Points spent, in minor units of the points currency.")
+    covers: int = Field(description="How much of the order's amount the points pay.")
+
+
 class PayRequest(Strict):
-    method: str = Field(description="balance (more methods follow).")
+    method: str = Field(
+        description="balance, points, points_cash, prepaid_card, wechat_native, wechat_jsapi, "
+        "wechat_h5, wechat_app, alipay_qr, alipay_page, alipay_wap, alipay_app."
+    )
     user_id: str | None = Field(default=None, max_length=128, description="Default: the order's.")
+    channel_account_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Which channel account; default: the merchant's only active one for the "
+        "method's channel in the key's mode.",
+    )
+    payer_id: str | None = Field(
+        default=None, max_length=128, description="The payer at the channel (JSAPI openid)."
+    )
+    client_ip: str | None = Field(default=None, max_length=45)
+    return_url: str | None = Field(default=None, max_length=500)
+    points: PointsIn | None = Field(default=None, description="For points and points_cash.")
+    card_code: str | None = Field(default=None, max_length=64, description="For prepaid_card.")
+
+    def to_input(self) -> PayInput:
+        points = self.points
+        return PayInput(
+            method=self.method,
+            user_id=self.user_id,
+            channel_account_id=self.channel_account_id,
+            payer_id=self.payer_id,
+            client_ip=self.client_ip,
+            return_url=self.return_url,
+            points=PointsPart(points.currency, points.amount, points.covers) if points else None,
+            card_code=self.card_code,
+        )
+
+
+class ActionOut(BaseModel):
+    """What the payer needs: scan ``qr_code``, go to ``redirect_url``, or hand ``sdk_params``
+    to the channel's JS bridge or app SDK."""
+
+    kind: str
+    qr_code: str | None = None
+    redirect_url: str | None = None
+    sdk_params: dict[str, str] = Field(default_factory=dict)
 
 
 class AttemptOut(BaseModel):
@@ -55,10 +102,15 @@ class AttemptOut(BaseModel):
     id: str
     method: str
     channel: str
+    channel_account_id: str | None
     status: str
     amount: int = Field(validation_alias="amount_minor")
     currency: str
     journal_id: str | None
+    channel_trade_no: str | None
+    failure_code: str | None
+    failure_message: str | None
+    action: ActionOut | None
     created_at: datetime
     succeeded_at: datetime | None
 
@@ -66,3 +118,7 @@ class AttemptOut(BaseModel):
 class PaymentOut(BaseModel):
     order: OrderOut
     attempt: AttemptOut
+
+
+class OrderDetailOut(OrderOut):
+    attempts: list[AttemptOut]

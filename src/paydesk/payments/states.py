@@ -52,6 +52,14 @@ class AttemptStatus(StrEnum):
     CLOSED = "closed"
 
 
+class RefundState(StrEnum):
+    PENDING = "pending"
+    """Accepted; for a channel refund, the money is set aside until the channel confirms."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    """The channel refused it: the money set aside went back to the merchant."""
+
+
 ORDER_FLOW: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.CREATED: frozenset({OrderStatus.PAYING, OrderStatus.SUCCEEDED, OrderStatus.CLOSED}),
     OrderStatus.PAYING: frozenset(
@@ -83,9 +91,12 @@ ATTEMPT_FLOW: dict[AttemptStatus, frozenset[AttemptStatus]] = {
         {AttemptStatus.PENDING, AttemptStatus.SUCCEEDED, AttemptStatus.FAILED, AttemptStatus.CLOSED}
     ),
     AttemptStatus.SUCCEEDED: frozenset(),
-    AttemptStatus.FAILED: frozenset(),
-    AttemptStatus.CLOSED: frozenset(),
+    AttemptStatus.FAILED: frozenset({AttemptStatus.SUCCEEDED}),
+    AttemptStatus.CLOSED: frozenset({AttemptStatus.SUCCEEDED}),
 }
+"""A failed or closed attempt may still succeed: when the channel says the payer paid (the
+payment crossed our close), the money is real; the attempt records it and is refunded
+automatically, since its order is closed or paid by another attempt."""
 
 FINAL_ORDER_STATUSES = frozenset({OrderStatus.CLOSED, OrderStatus.REFUNDED})
 PAID_ORDER_STATUSES = frozenset(

@@ -50,6 +50,10 @@ _KIND_TO_TOTAL = {
     "wallet.recharge": "saved",
     "prepaid.redeem": "saved",  # a redeemed card recharges the wallet
     "wallet.consume": "spent",
+    # An order refunded to the wallet gives back what it spent (a positive leg lowers "spent").
+    "refund.balance": "spent",
+    "refund.points": "spent",
+    "refund.points_cash": "spent",
     "wallet.present": "presented",
     "wallet.expire": "expired",
     "hold_post": "withdrawn",

@@ -4,7 +4,8 @@ Credentials are checked by the channel's registry entry, then stored as one JSON
 encrypted with the server secret in the context ``channel-account:<id>`` (a ciphertext copied
 to another row does not decrypt). What is read back is never a secret: the public fields, the
 names of the secret fields that are set, and a fingerprint of the stored ciphertext that
-changes whenever the credentials are rotated. Only :func:`load_connector` decrypts.
+changes whenever the credentials are rotated. Only :func:`load_connector` decrypts (and
+:func:`holds_credentials`, which answers yes or no).
 """
 
 from __future__ import annotations
@@ -230,6 +231,21 @@ def set_status(
         session.flush()
         audit(session, account.merchant_id, actor, f"channel_account.{status.value}", account.id)
     return account
+
+
+def holds_credentials(
+    account: ChannelAccount, credentials: Mapping[str, Any], *, secret: str
+) -> bool:
+    """Whether ``account`` stores exactly ``credentials`` (False too when its stored set no
+    longer decrypts). Shows nothing of what is stored: for keeping an account in step with
+    keys made elsewhere, such as the sandbox's."""
+    checked = registry.parse_credentials(account.channel, credentials)
+    try:
+        plain = crypto.decrypt(secret, account.credentials_encrypted, context=_context(account.id))
+        stored = json.loads(plain)
+    except (crypto.DecryptionFailed, ValueError):
+        return False
+    return bool(stored == checked.model_dump(exclude_none=True))
 
 
 def load_connector(

@@ -21,11 +21,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from paydesk.channels.base import ChannelError, ChannelRejected, ChannelUnavailable
+from paydesk.channels.base import (
+    ChannelError,
+    ChannelRejected,
+    ChannelUnavailable,
+    PaymentNotFound,
+)
 
 JsonObject = dict[str, Any]
 
 CURRENCY = "CNY"
+ORDER_NOT_EXIST = "ORDER_NOT_EXIST"
+"""The code of a 404 to a query of a payment the platform never received."""
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 ERROR_MESSAGE_CHARS_MAX = 300
 OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_\-|*]{6,32}")
@@ -118,6 +125,8 @@ def answer_error(operation: str, status_code: int, body: str | bytes) -> Channel
     summary = f"WeChat Pay {operation}: HTTP {status_code} {code or '(no code)'}: {message}"
     if status_code >= 500 or status_code == 429:
         return ChannelUnavailable(summary)
+    if status_code == 404 and code == ORDER_NOT_EXIST:
+        return PaymentNotFound(summary)
     if 400 <= status_code < 500:
         return ChannelRejected(summary)
     return ChannelError(summary)

@@ -37,6 +37,7 @@ import math
 import os
 import queue
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -46,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -633,7 +635,8 @@ def database_ok(db: Database, fx: Fixture, pairs_ok: int) -> bool:
 
 
 def profiler(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
-    """py-spy sampling the server's threads (if installed) while the pairs run."""
+    """py-spy sampling the server (if installed) while the pairs run: only the thread holding
+    the GIL, so the samples show where the server's one core of Python goes."""
     py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if py_spy is None:
         say("    --profile: py-spy not found, no profile taken")
@@ -653,8 +656,36 @@ def profiler(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | N
         "--output",
         str(out),
         "--nonblocking",
+        "--gil",
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def summarize_profile(path: Path, top: int = 20) -> None:
+    """The Paydesk functions the GIL holder was seen in most (inclusive), and the frames seen
+    on top of its stack most (self), from py-spy's collapsed stacks."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
+        for frame in set(frames):
+            if "paydesk/" in frame and "benchmarks/" not in frame:
+                inclusive[frame] += n
+        own[frames[-1]] += n
+    if not total:
+        return
+    say(f"    py-spy: {total} samples of the GIL holder in {path}; Paydesk, inclusive:")
+    for frame, n in inclusive.most_common(top):
+        say(f"      {100 * n / total:5.1f}%  {frame}")
+    say("    on top of the stack (self):")
+    for frame, n in own.most_common(top // 2):
+        say(f"      {100 * n / total:5.1f}%  {frame}")
 
 
 def report(prefix: str, name: str, unit: str, result: Result) -> dict[str, Any]:
@@ -664,7 +695,8 @@ def report(prefix: str, name: str, unit: str, result: Result) -> dict[str, Any]:
         f"[{prefix}] {name:<9} {result.per_s:8.1f} {unit}/s  p50 {result.p50_ms:6.1f} ms"
         f"  p99 {result.p99_ms:6.1f} ms  max {result.max_ms:6.1f} ms  errors {result.errors}"
         f"  | cores: client {cpu['client_cpu_cores']:.2f} server {cpu['server_cpu_cores']:.2f}"
-        f" machine {cpu['machine_busy_cores']:.2f}"
+        f" rest {cpu['machine_busy_cores'] - cpu['client_cpu_cores'] - cpu['server_cpu_cores']:.2f}"
+        f" (database and other processes; {os.cpu_count()} cores)"
     )
     out = {
         f"{prefix}_{name}_per_s": round(result.per_s, 1),
@@ -710,9 +742,10 @@ def run_backend(
             out.update(report(prefix, "pair", "pairs", pairs))
             if spy is not None:
                 _, stderr = spy.communicate(timeout=60)
-                say(f"    py-spy ({spy.returncode}): {args.profile / f'{prefix}-pair.txt'}")
                 if spy.returncode:
                     say(f"    py-spy: {stderr.decode(errors='replace').strip()[:400]}")
+                else:
+                    summarize_profile(args.profile / f"{prefix}-pair.txt")
             out[f"{prefix}_pairs_per_s"] = out.pop(f"{prefix}_pair_per_s")
             out[f"{prefix}_requests_per_s"] = round(2 * pairs.per_s, 1)
             ratio = pairs.per_s / transfer.per_s if transfer.per_s else 0.0

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(default=300.0, gt=0)
     """A claimed job not finished within its lease is claimed again by another worker."""
     job_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    channel_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """How long a call to a channel (create, query, refund) waits for its answer; a payment
+    that times out is ``unknown`` until the order centre's query says."""
     job_attempts_max: int = Field(default=12, ge=1, le=100)
     job_batch_size: int = Field(default=10, ge=1, le=1000)
     job_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -120,9 +120,7 @@ class HandlerRegistry:
         else:
             self._outside_transaction.add(kind)
 
-    def handler(
-        self, kind: str, *, transaction: bool = True
-    ) -> Callable[[JobHandler], JobHandler]:
+    def handler(self, kind: str, *, transaction: bool = True) -> Callable[[JobHandler], JobHandler]:
         """Decorator form of :meth:`add_handler`."""
 
         def register(func: JobHandler) -> JobHandler:

@@ -122,6 +122,7 @@ def open_attempt(
         account.id,
         secret=secret,
         sandbox_base_url=settings.sandbox_base_url,
+        timeout_s=settings.channel_timeout_s,
     )
     attempt = new_attempt(order, method.value, channel, account.id)
     if pay.payer_id:

@@ -26,4 +26,5 @@ def connector_of(session: Session, settings: Settings | None, attempt: PaymentAt
         attempt.channel_account_id,
         secret=settings.secret(),
         sandbox_base_url=settings.sandbox_base_url,
+        timeout_s=settings.channel_timeout_s,
     )

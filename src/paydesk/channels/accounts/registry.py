@@ -22,12 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from paydesk.channels.accounts.errors import InvalidCredentials, UnknownChannel
 from paydesk.channels.accounts.models import ChannelAccount
 from paydesk.channels.alipay import ALIPAY_GATEWAY_URL, AlipayConfig, AlipayConnector
+from paydesk.channels.alipay.config import TIMEOUT_S_DEFAULT as ALIPAY_TIMEOUT_S
 from paydesk.channels.base import Connector
 from paydesk.channels.wechatpay import (
     WECHATPAY_GATEWAY_URL,
     WeChatPayConfig,
     WeChatPayConnector,
 )
+from paydesk.channels.wechatpay.config import TIMEOUT_S_DEFAULT as WECHATPAY_TIMEOUT_S
 
 RSA_KEY_BITS_MIN = 2048
 PEM_LENGTH_MAX = 10_000
@@ -67,8 +69,9 @@ class ChannelCredentials(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def connector(self, gateway_url: str | None) -> Connector:
-        """The connector of these credentials; ``gateway_url`` None: the real gateway."""
+    def connector(self, gateway_url: str | None, timeout_s: float | None = None) -> Connector:
+        """The connector of these credentials; ``gateway_url`` None: the real gateway;
+        ``timeout_s`` None: the connector's default time-out."""
         raise NotImplementedError
 
 
@@ -95,7 +98,7 @@ class WeChatPayCredentials(ChannelCredentials):
             raise ValueError(f"must be {APIV3_KEY_LENGTH} printable ASCII characters")
         return value
 
-    def connector(self, gateway_url: str | None) -> Connector:
+    def connector(self, gateway_url: str | None, timeout_s: float | None = None) -> Connector:
         config = WeChatPayConfig(
             mchid=self.mchid,
             appid=self.appid,
@@ -105,6 +108,7 @@ class WeChatPayCredentials(ChannelCredentials):
             public_key_id=self.public_key_id,
             apiv3_key=self.apiv3_key,
             gateway_url=gateway_url or WECHATPAY_GATEWAY_URL,
+            timeout_s=timeout_s or WECHATPAY_TIMEOUT_S,
         )
         return WeChatPayConnector(config)
 
@@ -124,13 +128,14 @@ class AlipayCredentials(ChannelCredentials):
     check_private_key = field_validator("app_private_key_pem")(_rsa_private_pem)
     check_public_key = field_validator("alipay_public_key_pem")(_rsa_public_pem)
 
-    def connector(self, gateway_url: str | None) -> Connector:
+    def connector(self, gateway_url: str | None, timeout_s: float | None = None) -> Connector:
         config = AlipayConfig(
             app_id=self.app_id,
             app_private_key_pem=self.app_private_key_pem,
             alipay_public_key_pem=self.alipay_public_key_pem,
             seller_id=self.seller_id,
             gateway_url=gateway_url or ALIPAY_GATEWAY_URL,
+            timeout_s=timeout_s or ALIPAY_TIMEOUT_S,
         )
         return AlipayConnector(config)
 
@@ -233,10 +238,14 @@ def public_values(channel: str, credentials: ChannelCredentials) -> dict[str, st
 
 
 def build_connector(
-    account: ChannelAccount, credentials: ChannelCredentials, *, gateway_url: str | None
+    account: ChannelAccount,
+    credentials: ChannelCredentials,
+    *,
+    gateway_url: str | None,
+    timeout_s: float | None = None,
 ) -> Connector:
     """The connector of ``account``; ``gateway_url`` None: the channel's real gateway."""
     spec = spec_of(account.channel)
     if not isinstance(credentials, spec.credentials):
         raise TypeError(f"{type(credentials).__name__} are not {account.channel} credentials")
-    return credentials.connector(gateway_url)
+    return credentials.connector(gateway_url, timeout_s)

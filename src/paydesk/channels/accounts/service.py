@@ -255,6 +255,7 @@ def load_connector(
     *,
     secret: str,
     sandbox_base_url: str | None,
+    timeout_s: float | None = None,
 ) -> Connector:
     """The connector of an active account of ``merchant_id``, its credentials decrypted.
 
@@ -276,7 +277,9 @@ def load_connector(
     try:
         plain = crypto.decrypt(secret, account.credentials_encrypted, context=_context(account.id))
         credentials = spec.credentials.model_validate(json.loads(plain))
-        return registry.build_connector(account, credentials, gateway_url=gateway_url)
+        return registry.build_connector(
+            account, credentials, gateway_url=gateway_url, timeout_s=timeout_s
+        )
     except (crypto.DecryptionFailed, ValidationError, ValueError):
         # ValidationError and JSONDecodeError are ValueErrors; named for the reader.
         raise CredentialsUnreadable(unreadable) from None

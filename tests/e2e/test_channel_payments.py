@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from paydesk.db.engine import Database
+from paydesk.db.uow import unit_of_work
+from paydesk.jobs.models import Job
 from tests.support.jobs import wait_until
 from tests.support.payments import (
     create_order,
@@ -151,3 +153,51 @@ def test_a_second_payment_is_refunded_automatically(sandbox: SandboxServer) -> N
     balances = money(sandbox)
     assert balances["receivable"] == 800 and balances["refunds_pending"] == 0
     assert balances["wechatpay_clearing"] == 0 and balances["alipay_clearing"] == -800
+
+
+def test_a_refund_the_channel_refuses_gives_the_money_back(sandbox: SandboxServer) -> None:
+    created = create_order(sandbox, 900)
+    attempt = pay(sandbox, created["id"], "wechat_native").json()["attempt"]
+    simulator_pay(sandbox, "wechatpay", attempt["id"])
+    wait_order(sandbox, created["id"], "succeeded")
+    set_faults(sandbox, "wechatpay", hold_refunds=True)
+    refund = httpx.post(
+        f"{sandbox.base_url}/v1/refunds",
+        json={"order_id": created["id"], "amount": 400},
+        headers=sandbox.headers,
+    ).json()
+    wait_until(
+        lambda: bool(_refund_at_channel(sandbox, refund["id"])),
+        timeout_s=15,
+        what="the refund to reach the channel",
+    )
+    # Set aside while the channel processes it: the merchant cannot spend it meanwhile.
+    assert (money(sandbox)["receivable"], money(sandbox)["refunds_pending"]) == (500, 400)
+    ended = httpx.post(
+        f"{sandbox.wechat_control_url}/simulator/refunds/{refund['id']}/complete",
+        json={"status": "ABNORMAL"},
+    )
+    assert ended.status_code == 200, ended.text
+    failed = wait_refund(sandbox, refund["id"], "failed")
+    assert failed["failure_code"] == "channel_failed"
+    assert (money(sandbox)["receivable"], money(sandbox)["refunds_pending"]) == (900, 0)
+    paid = get(sandbox, f"/v1/orders/{created['id']}")
+    assert (paid["status"], paid["amount_refunded"]) == ("succeeded", 0)
+
+
+def _refund_at_channel(sandbox: SandboxServer, refund_id: str) -> bool:
+    with unit_of_work(sandbox.db, read_only=True) as session:
+        job = session.query(Job).filter(Job.dedupe_key == f"refund:{refund_id}:submit").one()
+        return job.status == "succeeded"
+
+
+def test_paying_with_an_idempotency_key_opens_one_attempt(sandbox: SandboxServer) -> None:
+    created = create_order(sandbox, 300)
+    keyed = {**sandbox.headers, "Idempotency-Key": "pay-once"}
+    url = f"{sandbox.base_url}/v1/orders/{created['id']}/pay"
+    first = httpx.post(url, json={"method": "alipay_qr"}, headers=keyed, timeout=30)
+    again = httpx.post(url, json={"method": "alipay_qr"}, headers=keyed, timeout=30)
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert first.json()["attempt"]["id"] == again.json()["attempt"]["id"]
+    assert len(get(sandbox, f"/v1/orders/{created['id']}/attempts")) == 1

@@ -90,8 +90,46 @@ def test_migrate_demo_serve_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
         unsigned = httpx.get(f"{base}/sandbox/wechatpay/v3/pay/transactions/id/1?mchid=1")
         assert unsigned.json()["code"] == "SIGN_ERROR"  # the simulator itself answers
         assert httpx.get(f"{base}/sandbox/webhook-inbox").json()["data"] == []
+        _pay_as_the_quick_start_says(base, test_key)
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert f"http://127.0.0.1:{port}" in output
     assert '"event": "http_request"' in output  # JSON logs
+
+
+def _pay_as_the_quick_start_says(base: str, key: str) -> None:
+    """Create an order, pay it with WeChat Pay in the sandbox by pressing Pay on the page its
+    QR code points at, and see the order paid and its webhook in the inbox."""
+    auth = {"Authorization": f"Bearer {key}"}
+    inbox = f"{base}/sandbox/webhook-inbox"
+    order = httpx.post(
+        f"{base}/v1/orders",
+        json={
+            "merchant_order_no": "demo-1",
+            "amount": 100,
+            "currency": "CNY",
+            "subject": "Demo",
+            "notify_url": inbox,
+        },
+        headers=auth,
+    ).json()
+    paying = httpx.post(
+        f"{base}/v1/orders/{order['id']}/pay", json={"method": "wechat_native"}, headers=auth
+    )
+    assert paying.status_code == 200, paying.text
+    qr_code = paying.json()["attempt"]["action"]["qr_code"]
+    assert "Pay" in httpx.get(qr_code).text
+    pressed = httpx.post(qr_code, data={"openid": "demo-payer", "outcome": "SUCCESS"})
+    assert pressed.status_code == 200, pressed.text
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while httpx.get(f"{base}/v1/orders/{order['id']}", headers=auth).json()["status"] != (
+        "succeeded"
+    ):
+        assert time.monotonic() < deadline, "the order was not paid"
+        time.sleep(0.2)
+    while not any(
+        '"order.succeeded"' in entry["body"] for entry in httpx.get(inbox).json()["data"]
+    ):
+        assert time.monotonic() < deadline, "no webhook reached the inbox"
+        time.sleep(0.2)

@@ -19,7 +19,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from paydesk.cli.webhooks import webhooks_app
 from paydesk.core import clock
 from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
@@ -721,3 +723,49 @@ def test_emit_refuses_what_a_caller_gets_wrong(db: Database, world: World) -> No
         with pytest.raises(ValueError), unit_of_work(db) as session:
             emit(session, merchant_id=world.a.merchant_id, livemode=False, **kwargs)
     assert count(db, WebhookEvent) == 0
+
+
+# --- the CLI ---------------------------------------------------------------------------------
+
+
+def test_cli_lists_shows_and_replays(
+    db: Database,
+    client: TestClient,
+    world: World,
+    receiver: Receiver,
+    worker: Worker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PAYDESK_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("PAYDESK_DATABASE_URL", db.url)
+    monkeypatch.setenv("COLUMNS", "250")
+    runner = CliRunner()
+    endpoint = create_endpoint(client, world.a, receiver.url("cli"))
+    receiver.script[:] = [500]
+    event_id = emit_event(db, world.a)
+    other_id = emit_event(db, world.b, EventType.ORDER_CLOSED)
+    worker.run_once()
+
+    listed = runner.invoke(webhooks_app, ["endpoints", "--merchant", world.a.merchant_id])
+    assert listed.exit_code == 0, listed.output
+    assert endpoint["id"] in listed.output and receiver.url("cli") in listed.output
+    assert endpoint["secret"] not in listed.output
+
+    events = runner.invoke(webhooks_app, ["events", "--type", "order.succeeded", "--test"])
+    assert events.exit_code == 0, events.output
+    assert event_id in events.output and other_id not in events.output
+
+    shown = runner.invoke(webhooks_app, ["show", event_id])
+    assert shown.exit_code == 0, shown.output
+    assert "failed_retrying" in shown.output and "#1" in shown.output
+    assert "HTTP 500" in shown.output and "next attempt" in shown.output
+
+    replayed = runner.invoke(webhooks_app, ["replay", event_id, "--endpoint", endpoint["id"]])
+    assert replayed.exit_code == 0, replayed.output
+    assert "1 new deliveries" in replayed.output
+    worker.run_once()
+    assert [r.path for r in receiver.requests] == ["cli", "cli"]
+    assert len(event_detail(client, world.a, event_id)["deliveries"]) == 2
+
+    missing = runner.invoke(webhooks_app, ["show", "evt_nope"])
+    assert missing.exit_code == 1 and "webhook_event_not_found" in missing.output

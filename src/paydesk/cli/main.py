@@ -98,13 +98,17 @@ def _print_quick_start(url: str, sandbox_url: str | None, keys: DemoKeys) -> Non
     say(f"  URL={url}")
     say(f"  KEY={keys.test_key}")
     auth = '-H "Authorization: Bearer $KEY" -H "Content-Type: application/json"'
-    order = '{"merchant_order_no": "demo-1", "amount": 100, "currency": "CNY", "subject": "Demo"}'
+    order = (
+        '{"merchant_order_no": "demo-1", "amount": 100, "currency": "CNY", "subject": "Demo", '
+        f'"notify_url": "{sandbox_url}/webhook-inbox"}}'
+    )
     say(f"  curl -X POST $URL/v1/orders {auth} -d '{order}'")
     say("  # a new merchant_order_no for each order; the answer's id is the order id")
     say(f"""  curl -X POST $URL/v1/orders/<id>/pay {auth} -d '{{"method": "wechat_native"}}'""")
     say("  # the answer's action.qr_code is the simulator's pay page: open it in a browser and")
     say("  # press Pay; the channel notifies Paydesk, and the order is paid")
-    say(f"  webhook inbox: {sandbox_url}/webhook-inbox")
+    say('  curl $URL/v1/orders/<id> -H "Authorization: Bearer $KEY"   # status: succeeded')
+    say(f"  webhook inbox (the order's notify_url): {sandbox_url}/webhook-inbox")
 
 
 @app.command()

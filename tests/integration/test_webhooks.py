@@ -718,11 +718,24 @@ def test_emit_refuses_what_a_caller_gets_wrong(db: Database, world: World) -> No
     for kwargs in (
         {"type": "order.paid", "data": ORDER},
         {"type": EventType.ORDER_SUCCEEDED, "data": {"amount": float("nan")}},
-        {"type": EventType.ORDER_SUCCEEDED, "data": ORDER, "notify_url": "ftp://x/"},
+        {"type": EventType.ORDER_SUCCEEDED, "data": {"at": datetime.now()}},
     ):
         with pytest.raises(ValueError), unit_of_work(db) as session:
             emit(session, merchant_id=world.a.merchant_id, livemode=False, **kwargs)
     assert count(db, WebhookEvent) == 0
+
+
+def test_an_unusable_notify_url_does_not_fail_the_change(
+    db: Database, client: TestClient, world: World
+) -> None:
+    """An order's notify_url is the merchant's input: the payment goes on, the log says why."""
+    event_id = emit_event(db, world.a, notify_url="https://shop.example/notify#paid")
+    [delivery] = event_detail(client, world.a, event_id)["deliveries"]
+    assert (delivery["status"], delivery["job_id"], delivery["attempts"]) == ("dead", None, 0)
+    assert delivery["last_error"].startswith("notify_url must not have a #fragment")
+    assert delivery_jobs(db) == []
+    replay = client.post(f"{EVENTS}/{event_id}/replay", headers=world.a.headers)
+    assert replay.json()["error"]["code"] == "webhook_no_targets"
 
 
 # --- the CLI ---------------------------------------------------------------------------------

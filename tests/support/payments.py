@@ -87,8 +87,7 @@ def set_faults(sandbox: SandboxServer, channel: str, **faults: Any) -> None:
 
 def follow(sandbox: SandboxServer, attempt_id: str, *, close: bool = False) -> None:
     """One run of the order centre's query of an attempt, as its job would do it now."""
-    with unit_of_work(sandbox.db) as session:
-        order_centre.follow_attempt(session, sandbox.settings, attempt_id, 0, close)
+    order_centre.follow_attempt(sandbox.db, sandbox.settings, attempt_id, 0, close)
 
 
 def payment_journals(sandbox: SandboxServer, attempt_id: str) -> int:

@@ -11,21 +11,30 @@ resumes where it stopped.
 - ``payments.expire_orders`` (every minute) closes unpaid orders past their expiry and starts
   closing the open attempts of expired paying orders.
 
-A job's channel call runs inside the job's transaction, holding the attempt's row lock: on
-SQLite, other writers wait for the channel's answer (bounded by the connector's time-out).
+Channel calls run with no transaction open (the jobs are registered ``transaction=False``):
+they read in one short unit of work and apply the answer in another.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.orm import Session
 
-from paydesk.channels.base import ChannelError, ChannelRejected, PaymentNotFound
+from paydesk.channels.base import (
+    ChannelError,
+    ChannelPayment,
+    ChannelRejected,
+    Connector,
+    PaymentNotFound,
+)
 from paydesk.core import clock
 from paydesk.core.settings import Settings
+from paydesk.db.engine import Database
+from paydesk.db.uow import unit_of_work
 from paydesk.jobs.registry import JobContext, PermanentJobError, job_handler, register_schedule
 from paydesk.payments import events, schedule, settle
 from paydesk.payments.connectors import connector_of
@@ -38,69 +47,97 @@ log = structlog.get_logger("paydesk.order_centre")
 EXPIRE_BATCH_MAX = 500
 
 
-def _must_close(session: Session, attempt: PaymentAttempt, now: datetime) -> bool:
-    order = session.get(Order, attempt.order_id)
-    assert order is not None
-    return now >= order.expires_at or order.status != OrderStatus.PAYING
+@dataclass(frozen=True, slots=True)
+class _Look:
+    """What one look at an attempt needs from the database, read before the channel call."""
+
+    out_trade_no: str
+    closing: bool
+    connector: Connector
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    reported: ChannelPayment | None
+    """None: the channel has no such payment."""
+
+
+def _prepare(db: Database, settings: Settings | None, attempt_id: str, close: bool) -> _Look | None:
+    with unit_of_work(db, read_only=True) as session:
+        attempt = session.get(PaymentAttempt, attempt_id)
+        if attempt is None:
+            raise settle.AttemptNotFound(f"no payment attempt {attempt_id}")
+        if attempt.status not in settle.OPEN_ATTEMPT_STATUSES:
+            return None
+        order = session.get(Order, attempt.order_id)
+        assert order is not None
+        closing = close or clock.now() >= order.expires_at or order.status != OrderStatus.PAYING
+        return _Look(attempt.out_trade_no, closing, connector_of(session, settings, attempt))
+
+
+def _ask(look: _Look) -> _Answer:
+    """The network part: close at the channel when it is time, then query."""
+    if look.closing:
+        try:
+            look.connector.close_payment(look.out_trade_no)
+        except PaymentNotFound:
+            pass  # it never reached the channel: nothing to close there
+        except ChannelRejected as exc:  # e.g. already paid: the query tells
+            log.info("close_refused", out_trade_no=look.out_trade_no, error=exc.message)
+    try:
+        return _Answer(look.connector.query_payment(look.out_trade_no))
+    except PaymentNotFound:
+        return _Answer(None)
 
 
 def follow_attempt(
-    session: Session, settings: Settings | None, attempt_id: str, step: int, close: bool
+    db: Database, settings: Settings | None, attempt_id: str, step: int, close: bool
 ) -> None:
-    """One look at an open attempt: query (closing first when it is time), apply, and
-    schedule the next look while it stays open."""
-    attempt = settle.lock_attempt(session, attempt_id)
-    if attempt.status not in settle.OPEN_ATTEMPT_STATUSES:
+    """One look at an open attempt: query the channel (closing it there first when it is
+    time), apply what it says, and schedule the next look while it stays open.
+
+    Reads in one short transaction, calls the channel with none open, applies in another:
+    no lock is held across the network. Running it twice is harmless (a second query)."""
+    look = _prepare(db, settings, attempt_id, close)
+    if look is None:
         return
-    now = clock.now()
-    closing = close or _must_close(session, attempt, now)
-    connector = connector_of(session, settings, attempt)
-    if closing:
-        try:
-            connector.close_payment(attempt.out_trade_no)
-        except PaymentNotFound:
-            pass  # it never reached the channel: nothing to close there
-        except ChannelRejected as exc:  # e.g. already paid: the query below tells
-            log.info("close_refused", attempt_id=attempt.id, error=exc.message)
-    try:
-        reported = connector.query_payment(attempt.out_trade_no)
-    except PaymentNotFound:
-        settle.end_attempt(session, attempt, AttemptStatus.CLOSED, "not_at_channel")
-        return
-    settle.apply_payment(session, attempt, reported)
-    if attempt.status not in settle.OPEN_ATTEMPT_STATUSES:
-        return
-    if closing:
-        # Closed at the channel and still not paid there: it never will be.
-        settle.end_attempt(session, attempt, AttemptStatus.CLOSED, "closed")
-        return
-    order = session.get(Order, attempt.order_id)
-    assert order is not None
-    next_step = step + 1
-    due = now + _delay(next_step)
-    if due >= order.expires_at:
-        schedule.schedule_query(session, attempt, close=True, run_at=order.expires_at)
-    else:
-        schedule.schedule_query(session, attempt, step=next_step, run_at=due)
+    answer = _ask(look)
+    with unit_of_work(db) as session:
+        attempt = settle.lock_attempt(session, attempt_id)
+        if attempt.status not in settle.OPEN_ATTEMPT_STATUSES:
+            return  # a notification got there first
+        if answer.reported is None:
+            settle.end_attempt(session, attempt, AttemptStatus.CLOSED, "not_at_channel")
+            return
+        settle.apply_payment(session, attempt, answer.reported)
+        if attempt.status not in settle.OPEN_ATTEMPT_STATUSES:
+            return
+        if look.closing:
+            # Closed at the channel and still not paid there: it never will be.
+            settle.end_attempt(session, attempt, AttemptStatus.CLOSED, "closed")
+            return
+        order = session.get(Order, attempt.order_id)
+        assert order is not None
+        next_step = step + 1
+        due = clock.now() + timedelta(seconds=schedule.delay_s(schedule.QUERY_DELAYS_S, next_step))
+        if due >= order.expires_at:
+            schedule.schedule_query(session, attempt, close=True, run_at=order.expires_at)
+        else:
+            schedule.schedule_query(session, attempt, step=next_step, run_at=due)
 
 
-def _delay(step: int) -> timedelta:
-    return timedelta(seconds=schedule.delay_s(schedule.QUERY_DELAYS_S, step))
-
-
-@job_handler(schedule.QUERY_ATTEMPT)
+@job_handler(schedule.QUERY_ATTEMPT, transaction=False)
 def query_attempt_job(ctx: JobContext) -> None:
+    assert ctx.db is not None, "the worker sets db"
     try:
         follow_attempt(
-            ctx.session,
+            ctx.db,
             ctx.settings,
             str(ctx.payload["attempt_id"]),
             int(ctx.payload.get("step", 0)),
             bool(ctx.payload.get("close", False)),
         )
-    except settle.AttemptNotFound as exc:
-        raise PermanentJobError(exc.message) from None
-    except settle.AmountMismatch as exc:
+    except (settle.AttemptNotFound, settle.AmountMismatch) as exc:
         raise PermanentJobError(exc.message) from None
     except ChannelError as exc:
         if not exc.transient:

@@ -15,6 +15,7 @@ A refund request with the same Idempotency-Key is one refund (the API's idempote
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -34,6 +35,8 @@ from paydesk.core.ids import new_id
 from paydesk.core.money import check_amount
 from paydesk.core.pagination import PageResult, page_size, trim
 from paydesk.core.settings import Settings
+from paydesk.db.engine import Database
+from paydesk.db.uow import unit_of_work
 from paydesk.jobs.registry import JobContext, PermanentJobError, job_handler
 from paydesk.payments import events, instruments, postings, schedule
 from paydesk.payments.connectors import connector_of, notify_url
@@ -265,22 +268,26 @@ def refund_by_number(session: Session, out_refund_no: str) -> Refund:
 
 
 # --- jobs ----------------------------------------------------------------------------------
-def _connector(
-    session: Session, settings: Settings | None, refund: Refund
-) -> tuple[Connector, PaymentAttempt]:
-    attempt = session.get(PaymentAttempt, refund.attempt_id)
-    assert attempt is not None
-    return connector_of(session, settings, attempt), attempt
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What a channel call about a refund needs, read before the call."""
+
+    connector: Connector
+    request: RefundRequest
 
 
-def submit(session: Session, settings: Settings | None, refund_id: str) -> None:
-    refund = _lock_refund(session, refund_id)
-    if refund.status != RefundState.PENDING:
-        return
-    connector, attempt = _connector(session, settings, refund)
-    assert settings is not None and refund.channel_account_id is not None
-    try:
-        reported = connector.refund(
+def _prepare(db: Database, settings: Settings | None, refund_id: str) -> _Call | None:
+    with unit_of_work(db, read_only=True) as session:
+        refund = session.get(Refund, refund_id)
+        if refund is None:
+            raise RefundNotFound(f"no refund {refund_id}")
+        if refund.status != RefundState.PENDING:
+            return None
+        attempt = session.get(PaymentAttempt, refund.attempt_id)
+        assert attempt is not None and settings is not None
+        assert refund.channel_account_id is not None
+        return _Call(
+            connector_of(session, settings, attempt),
             RefundRequest(
                 out_trade_no=attempt.out_trade_no,
                 out_refund_no=refund.id,
@@ -289,39 +296,61 @@ def submit(session: Session, settings: Settings | None, refund_id: str) -> None:
                 currency=refund.currency,
                 reason=refund.reason,
                 notify_url=notify_url(settings, refund.channel, refund.channel_account_id),
-            )
+            ),
         )
-    except ChannelError as exc:
-        if exc.transient:
-            raise  # the job retries; the channel deduplicates by out_refund_no
-        _failed(session, refund, exc.code, exc.message)
-        return
-    apply_refund(session, refund, reported)
-    if refund.status == RefundState.PENDING:
-        schedule.schedule_refund_query(session, refund, 0)
 
 
-def follow(session: Session, settings: Settings | None, refund_id: str, step: int) -> None:
-    refund = _lock_refund(session, refund_id)
-    if refund.status != RefundState.PENDING:
-        return
-    connector, attempt = _connector(session, settings, refund)
-    reported = connector.query_refund(refund.id, attempt.out_trade_no)
-    apply_refund(session, refund, reported)
-    if refund.status == RefundState.PENDING:
-        if step + 1 >= schedule.REFUND_QUERIES_MAX:
+def _apply(
+    db: Database, refund_id: str, answer: ChannelRefund | ChannelError, next_step: int
+) -> None:
+    with unit_of_work(db) as session:
+        refund = _lock_refund(session, refund_id)
+        if refund.status != RefundState.PENDING:
+            return  # a notification got there first
+        if isinstance(answer, ChannelError):
+            _failed(session, refund, answer.code, answer.message)
+            return
+        apply_refund(session, refund, answer)
+        if refund.status != RefundState.PENDING:
+            return
+        if next_step >= schedule.REFUND_QUERIES_MAX:
             log.error("refund_still_pending", refund_id=refund.id)
             return
-        schedule.schedule_refund_query(session, refund, step + 1)
+        schedule.schedule_refund_query(session, refund, next_step)
+
+
+def submit(db: Database, settings: Settings | None, refund_id: str) -> None:
+    """Send a pending refund to its channel and apply the answer. The channel deduplicates by
+    our refund number, so sending it again after a crash is harmless."""
+    call = _prepare(db, settings, refund_id)
+    if call is None:
+        return
+    try:
+        answer: ChannelRefund | ChannelError = call.connector.refund(call.request)
+    except ChannelError as exc:
+        if exc.transient:
+            raise  # the job retries
+        answer = exc
+    _apply(db, refund_id, answer, 0)
+
+
+def follow(db: Database, settings: Settings | None, refund_id: str, step: int) -> None:
+    """Query a refund the channel is still processing."""
+    call = _prepare(db, settings, refund_id)
+    if call is None:
+        return
+    answer = call.connector.query_refund(call.request.out_refund_no, call.request.out_trade_no)
+    _apply(db, refund_id, answer, step + 1)
 
 
 def _run_refund_job(ctx: JobContext, action: str) -> None:
+    assert ctx.db is not None, "the worker sets db"
     refund_id = str(ctx.payload["refund_id"])
     try:
         if action == "submit":
-            submit(ctx.session, ctx.settings, refund_id)
+            submit(ctx.db, ctx.settings, refund_id)
         else:
-            follow(ctx.session, ctx.settings, refund_id, int(ctx.payload.get("step", 0)))
+            follow(ctx.db, ctx.settings, refund_id, int(ctx.payload.get("step", 0)))
     except (RefundNotFound, AmountMismatch) as exc:
         raise PermanentJobError(exc.message) from None
     except ChannelError as exc:
@@ -330,12 +359,12 @@ def _run_refund_job(ctx: JobContext, action: str) -> None:
         raise
 
 
-@job_handler(schedule.SUBMIT_REFUND)
+@job_handler(schedule.SUBMIT_REFUND, transaction=False)
 def submit_refund_job(ctx: JobContext) -> None:
     _run_refund_job(ctx, "submit")
 
 
-@job_handler(schedule.QUERY_REFUND)
+@job_handler(schedule.QUERY_REFUND, transaction=False)
 def query_refund_job(ctx: JobContext) -> None:
     _run_refund_job(ctx, "query")
 

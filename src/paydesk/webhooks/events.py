@@ -26,13 +26,14 @@ from paydesk.jobs.service import enqueue
 from paydesk.webhooks import repository as repo
 from paydesk.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from paydesk.webhooks.retries import ATTEMPTS_MAX
-from paydesk.webhooks.urls import url_problem
+from paydesk.webhooks.urls import URL_LENGTH_MAX, url_problem
 
 DELIVER_JOB = "webhooks.deliver"
 ALL_TYPES = "*"
 """In an endpoint's ``event_types``: every type, including those added later."""
 DATA_BYTES_MAX = 64 * 1024
 """An event describes one object (an order, a refund): small."""
+LAST_ERROR_LENGTH_MAX = 300
 
 
 class EventType(StrEnum):
@@ -82,16 +83,13 @@ def emit(
 
     Deliveries go to every enabled endpoint of the merchant in that mode subscribed to
     ``type`` (or to ``*``), and to ``notify_url`` when given (an order's own URL, signed with
-    the merchant's notify secret). ``data`` must be a JSON object of at most 64 KiB.
-    An unknown ``type``, data that is not JSON or a ``notify_url`` that cannot receive
-    webhooks raise ``ValueError`` (a bug in the caller, not bad input of a client).
+    the merchant's notify secret). ``data`` must be a JSON object of at most 64 KiB: an
+    unknown ``type`` or data that is not JSON raise ``ValueError`` (a bug in the caller). A
+    ``notify_url`` that cannot receive webhooks does not fail the caller's change: its
+    delivery is recorded dead, with the reason.
     """
     event_type = EventType(type)
     payload = _checked_data(data)
-    if notify_url is not None:
-        problem = url_problem(notify_url)
-        if problem is not None:
-            raise ValueError(f"notify_url {problem}")
     event = WebhookEvent(
         id=new_id("evt"),
         merchant_id=merchant_id,
@@ -105,8 +103,32 @@ def emit(
         if subscribed(endpoint.event_types, event_type):
             schedule_delivery(session, event, endpoint_id=endpoint.id, url=endpoint.url)
     if notify_url is not None:
-        schedule_delivery(session, event, endpoint_id=None, url=notify_url)
+        problem = url_problem(notify_url)
+        if problem is None:
+            schedule_delivery(session, event, endpoint_id=None, url=notify_url)
+        else:
+            _unsendable(session, event, notify_url, f"notify_url {problem}: not sent")
     return event
+
+
+def _unsendable(session: Session, event: WebhookEvent, url: str, reason: str) -> None:
+    """A dead delivery without a job: the log shows why a notify_url got nothing, and the
+    change that emitted the event goes on (an order's notify_url is the merchant's input)."""
+    now = clock.now()
+    repo.add(
+        session,
+        WebhookDelivery(
+            id=new_id("whd"),
+            merchant_id=event.merchant_id,
+            event_id=event.id,
+            endpoint_id=None,
+            url=url[:URL_LENGTH_MAX],
+            status=DeliveryStatus.DEAD.value,
+            attempts=0,
+            last_error=reason[:LAST_ERROR_LENGTH_MAX],
+            created_at=now,
+        ),
+    )
 
 
 def schedule_delivery(

@@ -422,9 +422,8 @@ def replay_event(
             for endpoint in repo.enabled_endpoints(session, event.merchant_id, event.livemode)
             if subscribed(endpoint.event_types, event.type)
         ]
-        targets += [
-            (None, url) for url in repo.notify_urls_of(session, event.merchant_id, event.id)
-        ]
+        notify_urls = repo.notify_urls_of(session, event.merchant_id, event.id)
+        targets += [(None, url) for url in notify_urls if url_problem(url) is None]
     if not targets:
         raise WebhookNoTargets("no enabled endpoint takes this event type and it had no notify_url")
     made = repo.delivery_count(session, event.merchant_id, event.id)

@@ -12,8 +12,8 @@ def url_problem(url: str) -> str | None:
     with a host, at most 500 characters, without spaces, control characters or a fragment."""
     if not url or len(url) > URL_LENGTH_MAX:
         return f"must be 1 to {URL_LENGTH_MAX} characters"
-    if not url.isascii() or not url.isprintable() or " " in url:
-        return "must be ASCII without spaces or control characters (percent-encode the rest)"
+    if not url.isprintable() or any(char.isspace() for char in url):
+        return "must not contain spaces or control characters (percent-encode them)"
     try:
         parts = urlsplit(url)
         port = parts.port

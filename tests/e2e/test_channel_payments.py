@@ -201,3 +201,36 @@ def test_paying_with_an_idempotency_key_opens_one_attempt(sandbox: SandboxServer
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert first.json()["attempt"]["id"] == again.json()["attempt"]["id"]
     assert len(get(sandbox, f"/v1/orders/{created['id']}/attempts")) == 1
+
+
+def test_a_wallet_recharge_order_tops_up_the_users_wallet(sandbox: SandboxServer) -> None:
+    created = create_order(sandbox, 5000, purpose="wallet_recharge", user_id="topper")
+    assert created["purpose"] == "wallet_recharge"
+    refused = pay(sandbox, created["id"], "balance")
+    assert refused.json()["error"]["code"] == "method_not_available"
+    attempt = pay(sandbox, created["id"], "alipay_qr").json()["attempt"]
+    simulator_pay(sandbox, "alipay", attempt["id"])
+    wait_order(sandbox, created["id"], "succeeded")
+    wallet = get(sandbox, "/v1/wallets/topper")["balances"]
+    assert [(b["currency"], b["available"]) for b in wallet] == [("CNY", 5000)]
+    assert money(sandbox)["receivable"] == 0  # the user's money, not the merchant's
+    spend = create_order(sandbox, 4500, user_id="topper")
+    assert pay(sandbox, spend["id"], "balance").status_code == 200
+    # Only what is left in the wallet can be refunded to the channel.
+    too_much = httpx.post(
+        f"{sandbox.base_url}/v1/refunds",
+        json={"order_id": created["id"], "amount": 1000},
+        headers=sandbox.headers,
+    )
+    assert too_much.json()["error"]["code"] == "exceeds_floor"
+    refund = httpx.post(
+        f"{sandbox.base_url}/v1/refunds",
+        json={"order_id": created["id"], "amount": 500},
+        headers=sandbox.headers,
+    ).json()
+    wait_refund(sandbox, refund["id"], "succeeded")
+    wallet = get(sandbox, "/v1/wallets/topper")["balances"]
+    assert [(b["currency"], b["available"]) for b in wallet] == [("CNY", 0)]
+    totals = get(sandbox, "/v1/wallets/topper/totals")
+    assert (totals[0]["saved"], totals[0]["spent"]) == (4500, 4500), totals
+    assert money(sandbox)["alipay_clearing"] == -4500

@@ -52,6 +52,7 @@ def create_order(body: OrderCreate, session: SessionDep, principal: PrincipalDep
         notify_url=body.notify_url,
         expires_in=timedelta(seconds=body.expires_in_s),
         meta=body.metadata,
+        purpose=body.purpose,
     )
     return OrderOut.model_validate(order)
 

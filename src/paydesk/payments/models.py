@@ -26,6 +26,9 @@ class Order(Base):
     """False for orders created with a test-mode key: they only ever reach sandbox channels."""
     merchant_order_no: Mapped[str] = mapped_column(sa.String(64))
     """The merchant's own order number, unique per merchant."""
+    purpose: Mapped[str] = mapped_column(sa.String(20), server_default="purchase")
+    """``purchase`` (paid to the merchant) or ``wallet_recharge`` (paid into the user's wallet
+    in the order's currency)."""
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
     """What the payer owes, in minor units of ``currency``."""
     currency: Mapped[str] = mapped_column(sa.String(3))

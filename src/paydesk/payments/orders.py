@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +34,14 @@ EXPIRY_MIN = timedelta(minutes=1)
 EXPIRY_MAX = timedelta(days=7)
 META_KEYS_MAX = 20
 META_VALUE_LENGTH_MAX = 500
+
+
+class OrderPurpose(StrEnum):
+    PURCHASE = "purchase"
+    """The payer buys from the merchant: the money is the merchant's."""
+    WALLET_RECHARGE = "wallet_recharge"
+    """The payer tops up their own wallet of the order's app: the money becomes the user's
+    balance in the order's currency (the wallet recharge, paid through a channel)."""
 
 
 class OrderNotFound(NotFound):
@@ -82,6 +91,7 @@ def create_order(
     notify_url: str | None = None,
     expires_in: timedelta = EXPIRY_DEFAULT,
     meta: Mapping[str, Any] | None = None,
+    purpose: OrderPurpose = OrderPurpose.PURCHASE,
 ) -> Order:
     """A new order waiting for its payer. The merchant order number is unique per merchant:
     a second order with it fails with ``order_exists`` (send an Idempotency-Key to retry)."""
@@ -98,6 +108,11 @@ def create_order(
         raise InvalidRequest("an order expires in 1 minute to 7 days", param="expires_in_s")
     if app_id is not None:
         get_app(session, merchant_id, app_id)
+    if purpose is OrderPurpose.WALLET_RECHARGE and (app_id is None or user_id is None):
+        raise InvalidRequest(
+            "a wallet_recharge order names the app and the user whose wallet it tops up",
+            param="user_id",
+        )
     if _by_order_no(session, merchant_id, merchant_order_no) is not None:
         raise OrderExists(f"order {merchant_order_no} already exists", param="merchant_order_no")
     now = clock.now()
@@ -107,6 +122,7 @@ def create_order(
         app_id=app_id,
         livemode=livemode,
         merchant_order_no=merchant_order_no,
+        purpose=purpose.value,
         amount_minor=amount_minor,
         currency=currency,
         amount_paid_minor=0,

@@ -16,9 +16,9 @@ from paydesk.core import clock
 from paydesk.core.errors import Conflict
 from paydesk.core.ids import new_id
 from paydesk.payments import events, instruments
-from paydesk.payments.methods import PayInput, PlatformMethod
+from paydesk.payments.methods import MethodNotAvailable, PayInput, PlatformMethod
 from paydesk.payments.models import Order, PaymentAttempt
-from paydesk.payments.orders import get_order
+from paydesk.payments.orders import OrderPurpose, get_order
 from paydesk.payments.states import AttemptStatus, OrderStatus, attempt_to, order_to
 from paydesk.webhooks.events import EventType
 
@@ -82,6 +82,11 @@ def pay_with_platform(
     order is paid, or (low balance, bad card) nothing is written."""
     order = get_order(session, merchant_id, livemode, order_id, lock=True)
     check_payable(order)
+    if order.purpose == OrderPurpose.WALLET_RECHARGE:
+        raise MethodNotAvailable(
+            "a wallet recharge is paid through a channel, not from the platform's own money",
+            param="method",
+        )
     attempt = new_attempt(order, method.value, WALLET_CHANNEL, None)
     session.add(attempt)
     paid = instruments.pay(session, order, attempt, method, pay)

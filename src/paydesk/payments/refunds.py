@@ -176,7 +176,7 @@ def create_refund(
         refund.settle_journal_id = refund.journal_id
         _succeeded(session, refund, None)
     else:
-        refund.journal_id = postings.reserve_refund(session, refund)
+        refund.journal_id = postings.reserve_refund(session, refund, order)
         schedule.schedule_refund_submit(session, refund)
     session.flush()
     return refund
@@ -195,7 +195,7 @@ def start_automatic_refund(
     refund = _new_refund(order, attempt, attempt.amount_minor, reason, automatic=True)
     session.add(refund)
     session.flush()
-    refund.journal_id = postings.reserve_refund(session, refund)
+    refund.journal_id = postings.reserve_refund(session, refund, order)
     schedule.schedule_refund_submit(session, refund)
     return refund
 
@@ -236,14 +236,14 @@ def _succeeded(session: Session, refund: Refund, reported: ChannelRefund | None)
 
 def _failed(session: Session, refund: Refund, code: str, message: str) -> None:
     now = clock.now()
-    refund.settle_journal_id = postings.release_refund(session, refund)
+    order = session.get(Order, refund.order_id)
+    assert order is not None
+    refund.settle_journal_id = postings.release_refund(session, refund, order)
     refund.status = RefundState.FAILED
     refund.failure_code = code[:60]
     refund.failure_message = message[:300]
     refund.updated_at = now
     session.flush()
-    order = session.get(Order, refund.order_id)
-    assert order is not None
     log.warning("refund_failed", refund_id=refund.id, code=code, automatic=refund.automatic)
     events.refund_event(session, order, refund, EventType.REFUND_FAILED)
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from paydesk.merchants.schemas import Strict
 from paydesk.payments.methods import PayInput, PointsPart
+from paydesk.payments.orders import OrderPurpose
 from paydesk.payments.states import OrderStatus
 
 
@@ -21,6 +22,10 @@ class OrderCreate(Strict):
     notify_url: str | None = Field(default=None, max_length=500)
     expires_in_s: int = Field(default=1800, description="1 minute to 7 days.")
     metadata: dict[str, str] = Field(default_factory=dict)
+    purpose: OrderPurpose = Field(
+        default=OrderPurpose.PURCHASE,
+        description="purchase, or wallet_recharge: the payment tops up user_id's wallet.",
+    )
 
 
 class OrderOut(BaseModel):
@@ -29,6 +34,7 @@ class OrderOut(BaseModel):
     id: str
     merchant_order_no: str
     livemode: bool
+    purpose: OrderPurpose
     status: OrderStatus
     amount: int = Field(validation_alias="amount_minor")
     currency: str

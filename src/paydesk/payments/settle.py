@@ -128,7 +128,7 @@ def succeed(session: Session, attempt: PaymentAttempt, reported: ChannelPayment)
     _set_status(attempt, AttemptStatus.SUCCEEDED)
     attempt.channel_trade_no = reported.channel_trade_no or attempt.channel_trade_no
     attempt.succeeded_at = reported.paid_at or clock.now()
-    attempt.journal_id = postings.post_payment(session, attempt)
+    attempt.journal_id = postings.post_payment(session, attempt, order)
     if order.status in {OrderStatus.CREATED, OrderStatus.PAYING}:
         order.status = order_to(OrderStatus(order.status), OrderStatus.SUCCEEDED).value
         order.amount_paid_minor = order.amount_minor

@@ -50,6 +50,10 @@ _KIND_TO_TOTAL = {
     "wallet.recharge": "saved",
     "prepaid.redeem": "saved",  # a redeemed card recharges the wallet
     "wallet.consume": "spent",
+    # A wallet_recharge order paid through a channel, and its refunds (set aside, released).
+    "payment.wallet_recharge": "saved",
+    "refund.reserve.wallet_recharge": "saved",
+    "refund.release.wallet_recharge": "saved",
     # An order refunded to the wallet gives back what it spent (a positive leg lowers "spent").
     "refund.balance": "spent",
     "refund.points": "spent",

@@ -78,6 +78,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.add_column(sa.Column("paid_attempt_id", sa.String(length=40), nullable=True))
+        batch_op.add_column(
+            sa.Column("purpose", sa.String(length=20), nullable=False, server_default="purchase")
+        )
 
     with op.batch_alter_table("payment_attempts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("failure_message", sa.String(length=300), nullable=True))
@@ -108,6 +111,7 @@ def downgrade() -> None:
         batch_op.drop_column("failure_message")
 
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_column("purpose")
         batch_op.drop_column("paid_attempt_id")
 
     with op.batch_alter_table("refunds", schema=None) as batch_op:

@@ -4,6 +4,7 @@ channel that errors, expiry, and a merchant closing an order while the payer is 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from paydesk.core import clock
 from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
 from paydesk.jobs.models import Job
-from paydesk.payments import order_centre
+from paydesk.payments import order_centre, refunds
 from tests.support.jobs import wait_until
 from tests.support.payments import (
     create_order,
@@ -217,3 +218,64 @@ def test_closing_a_paying_order_closes_its_attempt_at_the_channel(sandbox: Sandb
         what="the attempt closed at the channel",
     )
     assert simulator_pay(sandbox, "wechatpay", attempt_id).status_code >= 400
+
+
+def test_a_notification_that_overtakes_the_answer(sandbox: SandboxServer) -> None:
+    """WeChat creates the payment, then answers late; the payer pays and the notification
+    arrives while the pay request still waits. The late answer does not undo the payment."""
+    set_faults(sandbox, "wechatpay", delay_s=0.8)
+    created = create_order(sandbox, 250)
+    answers: list[httpx.Response] = []
+    request = threading.Thread(
+        target=lambda: answers.append(pay(sandbox, created["id"], "wechat_native"))
+    )
+    request.start()
+    wait_until(
+        lambda: bool(get(sandbox, f"/v1/orders/{created['id']}/attempts")),
+        timeout_s=10,
+        what="the attempt written before the channel call",
+    )
+    attempt_id = get(sandbox, f"/v1/orders/{created['id']}/attempts")[0]["id"]
+    wait_until(
+        lambda: simulator_pay(sandbox, "wechatpay", attempt_id).status_code == 200,
+        timeout_s=10,
+        what="the payment to exist at WeChat",
+    )
+    wait_order(sandbox, created["id"], "succeeded")
+    request.join(timeout=30)
+    assert answers[0].status_code == 200, answers[0].text
+    answered = answers[0].json()
+    assert answered["attempt"]["status"] == "succeeded"
+    assert answered["order"]["status"] == "succeeded"
+    assert answered["attempt"]["action"]["qr_code"]  # kept for the record
+    assert payment_journals(sandbox, attempt_id) == 1
+
+
+def test_a_refund_without_notification_is_confirmed_by_query(sandbox: SandboxServer) -> None:
+    order_id, attempt_id = _open(sandbox, "wechatpay", 800)
+    simulator_pay(sandbox, "wechatpay", attempt_id)
+    wait_order(sandbox, order_id, "succeeded")
+    set_faults(sandbox, "wechatpay", hold_refunds=True, drop_notifications=1)
+    refund = httpx.post(
+        f"{sandbox.base_url}/v1/refunds", json={"order_id": order_id}, headers=sandbox.headers
+    ).json()
+    wait_until(
+        lambda: _job_done(sandbox, f"refund:{refund['id']}:submit"),
+        timeout_s=15,
+        what="the refund sent to WeChat",
+    )
+    done = httpx.post(f"{sandbox.wechat_control_url}/simulator/refunds/{refund['id']}/complete")
+    assert done.status_code == 200
+    time.sleep(0.3)
+    assert get(sandbox, f"/v1/refunds/{refund['id']}")["status"] == "pending"  # not told
+    refunds.follow(sandbox.db, sandbox.settings, refund["id"], 0)  # the order centre asks
+    assert get(sandbox, f"/v1/refunds/{refund['id']}")["status"] == "succeeded"
+    assert order(sandbox, order_id)["status"] == "refunded"
+    balances = money(sandbox)
+    assert (balances["receivable"], balances["refunds_pending"]) == (0, 0)
+
+
+def _job_done(sandbox: SandboxServer, dedupe_key: str) -> bool:
+    with unit_of_work(sandbox.db, read_only=True) as session:
+        job = session.query(Job).filter(Job.dedupe_key == dedupe_key).one()
+        return job.status == "succeeded"

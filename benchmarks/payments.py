@@ -17,10 +17,11 @@ loopback port. Measured through it, by HTTP keep-alive clients in this process:
 
 Closed loop: ``--clients`` threads, each sending its next request when the previous one is
 answered, for ``--seconds`` after a warm-up: pairs (or requests) per second, p50/p99 latency.
-Open loop: pairs started on a fixed schedule of ``--rate`` per second for ``--seconds``
-whatever the answers do; latency is counted from the scheduled start (no coordinated
-omission). Targets (PostgreSQL): open-loop p99 under 50 ms at 100 pairs/s, and closed-loop
-pairs/s at least half the transfer baseline's requests/s.
+Open loop: pairs started on a fixed schedule of ``--rate`` requests per second (``--rate``/2
+pairs: each pair is two requests) for ``--seconds`` whatever the answers do; latency is counted
+from the scheduled start (no coordinated omission). Targets (PostgreSQL, the issue's): p99
+under 50 ms at 100 requests/s, and closed-loop pairs/s at least half the transfer baseline's
+requests/s.
 
 CPU seconds of this process, of the server and of the whole machine are read for each run, to
 show whether the load generator (which shares the 2 cores) limits what is measured. Any failed
@@ -764,11 +765,18 @@ def run_backend(
             say(f"[{prefix}] pairs/s over transfer requests/s: {ratio:.3f}")
 
             say(
-                f"[{prefix}] open loop: {args.rate:g} pairs/s scheduled for {args.seconds:g} s"
+                f"[{prefix}] open loop: {args.rate:g} requests/s ({args.rate / 2:g} pairs/s)"
+                f" scheduled for {args.seconds:g} s"
                 f" after {args.warmup:g} s, {args.open_pool} client threads"
             )
             opened, send_delay_ms, dropped = open_loop(
-                runs.pair("o"), args.rate, args.seconds, args.warmup, args.open_pool, pid, errors
+                runs.pair("o"),
+                args.rate / 2,
+                args.seconds,
+                args.warmup,
+                args.open_pool,
+                pid,
+                errors,
             )
             met = (
                 opened.p99_ms < TARGET_P99_MS
@@ -780,11 +788,13 @@ def run_backend(
                 f"[{prefix}] open      {opened.per_s:8.1f} pairs/s  p50 {opened.p50_ms:6.1f} ms"
                 f"  p99 {opened.p99_ms:6.1f} ms  max {opened.max_ms:6.1f} ms"
                 f"  (largest send delay {send_delay_ms:.1f} ms, {dropped} not sent)"
-                f"  p99 < {TARGET_P99_MS:g} ms at >= {TARGET_RATE:g}/s: {'yes' if met else 'NO'}"
+                f"  p99 < {TARGET_P99_MS:g} ms at >= {TARGET_RATE:g} requests/s:"
+                f" {'yes' if met else 'NO'}"
             )
             out.update(
                 {
-                    f"{prefix}_open_rate_per_s": round(opened.per_s, 1),
+                    f"{prefix}_open_pairs_per_s": round(opened.per_s, 1),
+                    f"{prefix}_open_requests_per_s": round(2 * opened.per_s, 1),
                     f"{prefix}_open_p50_ms": round(opened.p50_ms, 2),
                     f"{prefix}_open_p99_ms": round(opened.p99_ms, 2),
                     f"{prefix}_open_max_ms": round(opened.max_ms, 2),
@@ -843,7 +853,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per run")
     parser.add_argument("--clients", type=int, default=8, help="closed-loop client threads")
-    parser.add_argument("--rate", type=float, default=100.0, help="open-loop pairs per second")
+    parser.add_argument(
+        "--rate", type=float, default=100.0, help="open-loop requests per second (2 per pair)"
+    )
     parser.add_argument("--only", choices=("sqlite", "pg"), help="one database only")
     parser.add_argument("--quick", action="store_true", help="2 s per run, for a smoke test")
     parser.add_argument("--users", type=int, default=200, help="paying users, round robin")
@@ -864,7 +876,7 @@ def main() -> None:
         "clients": args.clients,
         "seconds": args.seconds,
         "warmup_s": args.warmup,
-        "rate_per_s": args.rate,
+        "open_rate_requests_per_s": args.rate,
         "users": args.users,
         "server_workers": args.server_workers,
         "open_pool": args.open_pool,

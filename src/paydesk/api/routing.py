@@ -55,17 +55,17 @@ def services(request: Request) -> Services:
     return found
 
 
-def _session(request: Request) -> Session:
+async def _session(request: Request) -> Session:
     session: Session = request.state.session
     return session
 
 
-def _principal(request: Request) -> Principal:
+async def _principal(request: Request) -> Principal:
     principal: Principal = request.state.principal
     return principal
 
 
-def _idempotency_header(
+async def _idempotency_header(
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -79,7 +79,8 @@ def _idempotency_header(
 
 def commit_checkpoint(request: Request) -> None:
     """Commit what the endpoint wrote so far and go on in a new transaction (see above)."""
-    _session(request).commit()
+    session: Session = request.state.session
+    session.commit()
     request.state.checkpointed = True
 
 
@@ -108,10 +109,65 @@ class ApiRoute(APIRoute):
             session = Session(bind=engine, expire_on_commit=False)
             try:
                 return await _run(request, session, handler, found, mutating)
-            finally:
+            except BaseException:
                 await run_in_threadpool(session.close)
+                raise
 
         return route_handler
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    principal: Principal
+    stored: idempotency.StoredResponse | None
+    """A replay's stored answer: the request is not run again."""
+
+
+def _start(
+    session: Session,
+    authorization: str | None,
+    found: Services,
+    key: str | None,
+    request_hash: str,
+    method: str,
+    target: str,
+) -> _Start:
+    """Open the transaction, authenticate and claim the key: one hop to the thread pool."""
+    session.begin()
+    principal = authenticate(session, authorization)
+    if key is None:
+        return _Start(principal, None)
+    try:
+        stored = idempotency.begin(
+            session,
+            merchant_id=principal.merchant_id,
+            key=key,
+            request_hash=request_hash,
+            method=method,
+            path=target,
+            ttl=timedelta(hours=found.settings.idempotency_ttl_h),
+        )
+    except IntegrityError:
+        # A concurrent request with this key committed first: answer as it did.
+        session.rollback()
+        stored = _stored_after_race(session, principal.merchant_id, key, request_hash)
+    if stored is not None:
+        session.rollback()
+    return _Start(principal, stored)
+
+
+def _finish(
+    session: Session, merchant_id: str, key: str | None, status_code: int, body: str | None
+) -> None:
+    """Store the answer for replays, commit, close: one hop to the thread pool."""
+    try:
+        if key is not None and body is not None:
+            idempotency.complete(
+                session, merchant_id=merchant_id, key=key, status_code=status_code, body=body
+            )
+        session.commit()
+    finally:
+        session.close()
 
 
 async def _run(
@@ -121,36 +177,28 @@ async def _run(
     found: Services,
     mutating: bool,
 ) -> Response:
-    session.begin()
-    principal = await run_in_threadpool(authenticate, session, request.headers.get("authorization"))
-    request.state.session = session
-    request.state.principal = principal
     key = request.headers.get("idempotency-key") if mutating else None
-    request_hash = ""
+    request_hash = target = ""
     if key is not None:
         idempotency.check_key(key)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         request_hash = idempotency.fingerprint(request.method, target, await request.body())
-        try:
-            stored = await run_in_threadpool(
-                idempotency.begin,
-                session,
-                merchant_id=principal.merchant_id,
-                key=key,
-                request_hash=request_hash,
-                method=request.method,
-                path=target,
-                ttl=timedelta(hours=found.settings.idempotency_ttl_h),
-            )
-        except IntegrityError:
-            # A concurrent request with this key committed first: answer as it did.
-            await run_in_threadpool(session.rollback)
-            stored = await run_in_threadpool(
-                _stored_after_race, session, principal.merchant_id, key, request_hash
-            )
-        if stored is not None:
-            await run_in_threadpool(session.rollback)
-            return _replay(stored, found.secret, principal.merchant_id, key)
+    started = await run_in_threadpool(
+        _start,
+        session,
+        request.headers.get("authorization"),
+        found,
+        key,
+        request_hash,
+        request.method,
+        target,
+    )
+    principal = started.principal
+    if started.stored is not None:
+        await run_in_threadpool(session.close)
+        return _replay(started.stored, found.secret, principal.merchant_id, key or "")
+    request.state.session = session
+    request.state.principal = principal
 
     try:
         response = await handler(request)
@@ -160,19 +208,15 @@ async def _run(
     if response.status_code >= 400:
         await _abandon(request, session, principal.merchant_id, key)
         return response
+    stored_body = None
     if key is not None:
-        await run_in_threadpool(
-            idempotency.complete,
-            session,
-            merchant_id=principal.merchant_id,
-            key=key,
-            status_code=response.status_code,
-            # Responses can carry secrets (a new API key): stored encrypted, like other secrets.
-            body=encrypt(
-                found.secret, bytes(response.body).decode(), _context(principal.merchant_id, key)
-            ),
+        # Responses can carry secrets (a new API key): stored encrypted, like other secrets.
+        stored_body = encrypt(
+            found.secret, bytes(response.body).decode(), _context(principal.merchant_id, key)
         )
-    await run_in_threadpool(session.commit)
+    await run_in_threadpool(
+        _finish, session, principal.merchant_id, key, response.status_code, stored_body
+    )
     return response
 
 
@@ -190,15 +234,19 @@ def _stored_after_race(
 
 
 async def _abandon(request: Request, session: Session, merchant_id: str, key: str | None) -> None:
-    """The request failed: roll back, and free its key if a checkpoint committed the claim."""
-    await run_in_threadpool(session.rollback)
-    if key is not None and getattr(request.state, "checkpointed", False):
-        await run_in_threadpool(_release_claim, session, merchant_id, key)
+    """The request failed: roll back, free its key if a checkpoint committed the claim, close."""
+    release = key if getattr(request.state, "checkpointed", False) else None
+    await run_in_threadpool(_roll_back, session, merchant_id, release)
 
 
-def _release_claim(session: Session, merchant_id: str, key: str) -> None:
-    with session.begin():
-        idempotency.release(session, merchant_id, key)
+def _roll_back(session: Session, merchant_id: str, release_key: str | None) -> None:
+    try:
+        session.rollback()
+        if release_key is not None:
+            with session.begin():
+                idempotency.release(session, merchant_id, release_key)
+    finally:
+        session.close()
 
 
 def _context(merchant_id: str, key: str) -> str:

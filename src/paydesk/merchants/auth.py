@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from paydesk.core import clock
 from paydesk.core.ids import new_id
 from paydesk.core.pagination import PageResult, page_size, trim
+from paydesk.merchants import key_cache
 from paydesk.merchants import repository as repo
 from paydesk.merchants.errors import (
     InvalidKey,
@@ -98,6 +99,7 @@ def revoke_key(session: Session, merchant_id: str | None, key_id: str, *, actor:
         raise KeyAlreadyRevoked("this key is already revoked")
     key.revoked_at = clock.now()
     session.flush()
+    key_cache.forget_on_commit(session)
     audit(session, key.merchant_id, actor, "api_key.revoked", key.id)
     return key
 
@@ -119,7 +121,11 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
         raise MissingKey("send your API key as 'Authorization: Bearer <key>'")
     if not is_well_formed(secret):
         raise InvalidKey("this API key is not valid")
-    found = repo.key_with_merchant_status(session, hash_key(secret))
+    key_hash = hash_key(secret)
+    remembered = key_cache.recall(key_hash)
+    if remembered is not None:
+        return remembered
+    found = repo.key_with_merchant_status(session, key_hash)
     if found is None:
         raise InvalidKey("this API key is not valid")
     key, merchant_status = found
@@ -127,10 +133,12 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
         raise RevokedKey("this API key has been revoked")
     if merchant_status != MerchantStatus.ACTIVE:
         raise MerchantSuspended("this merchant is suspended")
-    return Principal(
+    principal = Principal(
         key_id=key.id,
         merchant_id=key.merchant_id,
         role=KeyRole(key.role),
         mode=KeyMode(key.mode),
         app_id=key.app_id,
     )
+    key_cache.remember(key_hash, principal)
+    return principal

@@ -11,6 +11,7 @@ from paydesk.core.currencies import virtual_currency
 from paydesk.core.errors import InvalidRequest
 from paydesk.core.ids import new_id
 from paydesk.core.pagination import PageResult, page_size, trim
+from paydesk.merchants import key_cache
 from paydesk.merchants import repository as repo
 from paydesk.merchants.errors import (
     AppNotFound,
@@ -151,6 +152,7 @@ def set_merchant_status(
         merchant.status = status
         merchant.updated_at = clock.now()
         session.flush()
+        key_cache.forget_on_commit(session)
         audit(session, merchant_id, actor, f"merchant.{status.value}", merchant_id)
     return merchant
 
@@ -176,6 +178,22 @@ def get_app(session: Session, merchant_id: str | None, app_id: str) -> App:
     if app is None:
         raise AppNotFound(f"no app {app_id}")
     return app
+
+
+_APPS_KNOWN: set[tuple[str, str]] = set()
+"""(merchant, app) pairs already found: an app never changes merchant and is never deleted."""
+_APPS_KNOWN_MAX = 100_000
+
+
+def check_app(session: Session, merchant_id: str, app_id: str) -> None:
+    """That ``app_id`` is an app of ``merchant_id`` (:class:`AppNotFound` otherwise), read
+    from the database once per process."""
+    if (merchant_id, app_id) in _APPS_KNOWN:
+        return
+    get_app(session, merchant_id, app_id)
+    if len(_APPS_KNOWN) >= _APPS_KNOWN_MAX:
+        _APPS_KNOWN.clear()
+    _APPS_KNOWN.add((merchant_id, app_id))
 
 
 def list_apps(

@@ -22,7 +22,8 @@ from paydesk.core.errors import Conflict, InvalidRequest, NotFound
 from paydesk.core.ids import new_id
 from paydesk.core.money import check_amount
 from paydesk.core.pagination import PageResult, page_size, trim
-from paydesk.merchants.service import get_app
+from paydesk.db.inserts import insert_unless_exists
+from paydesk.merchants.service import check_app
 from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.states import OrderStatus, order_to
 from paydesk.webhooks.events import EventType
@@ -107,14 +108,12 @@ def create_order(
     if not EXPIRY_MIN <= expires_in <= EXPIRY_MAX:
         raise InvalidRequest("an order expires in 1 minute to 7 days", param="expires_in_s")
     if app_id is not None:
-        get_app(session, merchant_id, app_id)
+        check_app(session, merchant_id, app_id)
     if purpose is OrderPurpose.WALLET_RECHARGE and (app_id is None or user_id is None):
         raise InvalidRequest(
             "a wallet_recharge order names the app and the user whose wallet it tops up",
             param="user_id",
         )
-    if _by_order_no(session, merchant_id, merchant_order_no) is not None:
-        raise OrderExists(f"order {merchant_order_no} already exists", param="merchant_order_no")
     now = clock.now()
     order = Order(
         id=new_id("ord"),
@@ -138,8 +137,11 @@ def create_order(
         created_at=now,
         updated_at=now,
     )
-    session.add(order)
-    session.flush()
+    table = Order.__table__
+    assert isinstance(table, sa.Table)
+    values = {column.key: getattr(order, column.key) for column in table.columns}
+    if not insert_unless_exists(session, table, values, ("merchant_id", "merchant_order_no")):
+        raise OrderExists(f"order {merchant_order_no} already exists", param="merchant_order_no")
     return order
 
 

@@ -88,13 +88,13 @@ def pay_with_platform(
             param="method",
         )
     attempt = new_attempt(order, method.value, WALLET_CHANNEL, None)
-    session.add(attempt)
     paid = instruments.pay(session, order, attempt, method, pay)
     now = clock.now()
     attempt.status = attempt_to(AttemptStatus.CREATED, AttemptStatus.SUCCEEDED).value
     attempt.journal_id = paid.journal_id
     attempt.succeeded_at = now
     attempt.updated_at = now
+    session.add(attempt)  # written once, succeeded: the money has moved
     mark_order_paid(order, paid.payer)
     order.paid_attempt_id = attempt.id
     session.flush()

@@ -28,7 +28,7 @@ from paydesk.ledger.accounts import AccountSpec, ensure_account
 from paydesk.ledger.models import FloorRule, LedgerAccount
 from paydesk.merchants import repository as merchants_repo
 from paydesk.merchants.models import VirtualKind
-from paydesk.merchants.service import get_app
+from paydesk.merchants.service import check_app
 from paydesk.wallet.errors import InvalidUser, WalletNotFound
 
 USER_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -99,7 +99,7 @@ def check_ref(session: Session, ref: WalletRef) -> WalletRef:
         raise InvalidUser("user_id must be 1 to 128 printable ASCII characters", param="user_id")
     if not ZONE_PATTERN.match(ref.zone):
         raise InvalidUser("zone is up to 40 of A-Z a-z 0-9 _ . : -", param="zone")
-    get_app(session, ref.merchant_id, ref.app_id)
+    check_app(session, ref.merchant_id, ref.app_id)
     return ref
 
 

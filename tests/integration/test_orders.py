@@ -53,6 +53,7 @@ def test_bad_orders_are_refused(client: TestClient, world: World) -> None:
         ({"currency": "XXX"}, "unknown_currency"),
         ({"merchant_order_no": "has space"}, "invalid_request"),
         ({"notify_url": "ftp://x"}, "invalid_request"),
+        ({"notify_url": "https://shop.example/cb#part"}, "invalid_request"),
         ({"expires_in_s": 10}, "invalid_request"),
         ({"app_id": world.b.app_id}, "app_not_found"),
         ({"colour": "red"}, "unknown_field"),

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from paydesk.merchants.service import check_app
 from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.states import OrderStatus, order_to
 from paydesk.webhooks.events import EventType
+from paydesk.webhooks.urls import url_problem
 
 ORDER_NO_PATTERN = re.compile(r"^[A-Za-z0-9_\-|*]{1,64}$")
 """What every channel accepts as a merchant order number (WeChat's rule is the strictest)."""
@@ -54,13 +54,12 @@ class OrderExists(Conflict):
 
 
 def _check_notify_url(url: str | None) -> str | None:
+    """The order's webhook URL, checked as a webhook endpoint's is."""
     if url is None:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or len(url) > 500:
-        raise InvalidRequest(
-            "notify_url is an http(s) URL of at most 500 characters", param="notify_url"
-        )
+    problem = url_problem(url)
+    if problem is not None:
+        raise InvalidRequest(f"notify_url {problem}", param="notify_url")
     return url
 
 

@@ -198,6 +198,17 @@ def list_orders(
     return trim(session.scalars(query).all(), limit)
 
 
+def mark_paid(order: Order, attempt: PaymentAttempt, payer: str | None = None) -> None:
+    """``attempt`` (succeeded) paid the order in full."""
+    order.status = order_to(OrderStatus(order.status), OrderStatus.SUCCEEDED).value
+    order.amount_paid_minor = order.amount_minor
+    order.paid_attempt_id = attempt.id
+    order.paid_at = attempt.succeeded_at or clock.now()
+    order.updated_at = clock.now()
+    if order.user_id is None and payer is not None:
+        order.user_id = payer
+
+
 def close_order(session: Session, merchant_id: str, livemode: bool, order_id: str) -> Order:
     """Close an unpaid order: it can no longer be paid. Closing twice changes nothing.
 

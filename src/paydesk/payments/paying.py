@@ -18,8 +18,8 @@ from paydesk.core.ids import new_id
 from paydesk.payments import events, instruments
 from paydesk.payments.methods import MethodNotAvailable, PayInput, PlatformMethod
 from paydesk.payments.models import Order, PaymentAttempt
-from paydesk.payments.orders import OrderPurpose, get_order
-from paydesk.payments.states import AttemptStatus, OrderStatus, attempt_to, order_to
+from paydesk.payments.orders import OrderPurpose, get_order, mark_paid
+from paydesk.payments.states import AttemptStatus, OrderStatus, attempt_to
 from paydesk.webhooks.events import EventType
 
 WALLET_CHANNEL = "wallet"
@@ -58,17 +58,6 @@ def new_attempt(
     )
 
 
-def mark_order_paid(order: Order, payer: str | None) -> None:
-    """The order's one successful attempt paid it in full."""
-    now = clock.now()
-    order.status = order_to(OrderStatus(order.status), OrderStatus.SUCCEEDED).value
-    order.amount_paid_minor = order.amount_minor
-    order.paid_at = now
-    order.updated_at = now
-    if order.user_id is None and payer is not None:
-        order.user_id = payer
-
-
 def pay_with_platform(
     session: Session,
     *,
@@ -95,8 +84,7 @@ def pay_with_platform(
     attempt.succeeded_at = now
     attempt.updated_at = now
     session.add(attempt)  # written once, succeeded: the money has moved
-    mark_order_paid(order, paid.payer)
-    order.paid_attempt_id = attempt.id
+    mark_paid(order, attempt, paid.payer)
     session.flush()
     events.order_event(session, order, EventType.ORDER_SUCCEEDED)
     return order, attempt

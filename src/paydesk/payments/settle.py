@@ -21,6 +21,7 @@ from paydesk.core import clock
 from paydesk.core.errors import Conflict, NotFound
 from paydesk.payments import events, postings, refunds, schedule
 from paydesk.payments.models import Order, PaymentAttempt
+from paydesk.payments.orders import mark_paid
 from paydesk.payments.states import (
     AttemptStatus,
     OrderStatus,
@@ -130,11 +131,7 @@ def succeed(session: Session, attempt: PaymentAttempt, reported: ChannelPayment)
     attempt.succeeded_at = reported.paid_at or clock.now()
     attempt.journal_id = postings.post_payment(session, attempt, order)
     if order.status in {OrderStatus.CREATED, OrderStatus.PAYING}:
-        order.status = order_to(OrderStatus(order.status), OrderStatus.SUCCEEDED).value
-        order.amount_paid_minor = order.amount_minor
-        order.paid_attempt_id = attempt.id
-        order.paid_at = attempt.succeeded_at
-        order.updated_at = clock.now()
+        mark_paid(order, attempt)
         session.flush()
         events.order_event(session, order, EventType.ORDER_SUCCEEDED)
         _close_others(session, order, attempt)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -12,6 +14,8 @@ from fastapi.testclient import TestClient
 from paydesk.api.app import create_app
 from paydesk.core.settings import load_settings
 from paydesk.db.engine import Database
+from paydesk.db.uow import unit_of_work
+from paydesk.idempotency import service as idempotency
 from paydesk.merchants.models import App
 from tests.integration.conftest import World
 from tests.support.server import serving
@@ -122,3 +126,32 @@ def test_concurrent_duplicates_produce_one_effect(
     replayed = [r for r in results if r.headers.get("idempotent-replayed") == "true"]
     assert len(replayed) == THREADS - 1
     assert _apps_named(db, name) == 1
+
+
+def test_a_claim_committed_in_progress_answers_in_use(
+    client: TestClient, world: World, db: Database
+) -> None:
+    """A request that committed part of its work (a payment attempt written before the
+    channel call) holds its key in progress: a retry meanwhile is told to wait, not replayed
+    with an empty answer, and not run twice."""
+    headers = {**world.a.headers, "Idempotency-Key": "in-flight"}
+    body = {"name": "Shop", "merchant_id": None}
+    with unit_of_work(db) as session:
+        idempotency.begin(
+            session,
+            merchant_id=world.a.merchant_id,
+            key="in-flight",
+            request_hash=idempotency.fingerprint("POST", "/v1/apps", json.dumps(body).encode()),
+            method="POST",
+            path="/v1/apps",
+            ttl=timedelta(hours=1),
+        )
+    waiting = client.post("/v1/apps", json=body, headers=headers)
+    assert (waiting.status_code, waiting.json()["error"]["code"]) == (
+        409,
+        "idempotency_key_in_use",
+    )
+    assert _apps_named(db, "Shop") == 0
+    with unit_of_work(db) as session:
+        idempotency.release(session, world.a.merchant_id, "in-flight")
+    assert client.post("/v1/apps", json=body, headers=headers).status_code == 201

@@ -408,11 +408,25 @@ def account(session: Session, merchant_id: str | None, account_id: str) -> Ledge
     return session.scalars(query).first()
 
 
+_ACCOUNT_KEY_COLUMNS = (
+    "merchant_id",
+    "app_id",
+    "owner_type",
+    "owner_id",
+    "kind",
+    "currency",
+    "zone",
+)
+_ACCOUNT_BY_KEY = sa.select(LedgerAccount).where(
+    *(getattr(LedgerAccount, name) == sa.bindparam(name) for name in _ACCOUNT_KEY_COLUMNS)
+)
+"""Built once: the hottest lookup of the wallets (every debit and credit finds two accounts)."""
+
+
 def account_by_key(session: Session, key: Mapping[str, str]) -> LedgerAccount | None:
-    query = sa.select(LedgerAccount)
-    for name, value in key.items():
-        query = query.where(getattr(LedgerAccount, name) == value)
-    return session.scalars(query).first()
+    if key.keys() != set(_ACCOUNT_KEY_COLUMNS):
+        raise ValueError(f"an account key has exactly {_ACCOUNT_KEY_COLUMNS}")
+    return session.scalars(_ACCOUNT_BY_KEY, dict(key)).first()
 
 
 def insert_account(session: Session, values: Mapping[str, Any], slots: int) -> bool:

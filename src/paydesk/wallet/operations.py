@@ -179,9 +179,9 @@ def consume(
     paid part in the app's spend order (gifted first by default)."""
     currency = _prepare(session, ref, code, amount)
     key, fingerprint = _key("consume", reference), _fingerprint("consume", ref, code, amount)
-    if (done := _replayed(session, ref.merchant_id, key, fingerprint)) is not None:
-        return done
     if currency.kind is not CurrencyKind.COINS:
+        # One account pays: the same request makes the same legs, so the journal's own key
+        # check (before any balance moves) answers a replay; no read first.
         part = currency.parts[0]
         user = existing_user_account(session, ref, part, currency)
         revenue = merchant_account(session, ref.merchant_id, ref.app_id, Counterpart.REVENUE, code)
@@ -193,6 +193,9 @@ def consume(
             spend_lots(session, user.id, amount)
         return outcome
 
+    # Coins: the split depends on the balances now, so a replay is found before reading them.
+    if (done := _replayed(session, ref.merchant_id, key, fingerprint)) is not None:
+        return done
     try:
         paid = existing_user_account(session, ref, Part.PAID, currency)
     except WalletNotFound:

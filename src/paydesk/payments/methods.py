@@ -8,6 +8,9 @@ from enum import StrEnum
 from paydesk.channels.base import Method
 from paydesk.core.errors import InvalidRequest
 
+WALLET_CHANNEL = "wallet"
+"""The ``channel`` of an attempt paid with a platform instrument (balance, points, cards)."""
+
 
 class MethodNotAvailable(InvalidRequest):
     code = "method_not_available"

@@ -16,13 +16,16 @@ from paydesk.core import clock
 from paydesk.core.errors import Conflict
 from paydesk.core.ids import new_id
 from paydesk.payments import events, instruments
-from paydesk.payments.methods import MethodNotAvailable, PayInput, PlatformMethod
+from paydesk.payments.methods import (
+    WALLET_CHANNEL,
+    MethodNotAvailable,
+    PayInput,
+    PlatformMethod,
+)
 from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.orders import OrderPurpose, get_order, mark_paid
 from paydesk.payments.states import AttemptStatus, OrderStatus, attempt_to
 from paydesk.webhooks.events import EventType
-
-WALLET_CHANNEL = "wallet"
 
 
 class OrderNotPayable(Conflict):

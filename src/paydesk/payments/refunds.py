@@ -40,6 +40,7 @@ from paydesk.db.uow import unit_of_work
 from paydesk.jobs.registry import JobContext, PermanentJobError, job_handler
 from paydesk.payments import events, instruments, postings, schedule
 from paydesk.payments.connectors import connector_of, notify_url
+from paydesk.payments.methods import WALLET_CHANNEL
 from paydesk.payments.models import Order, PaymentAttempt, PaymentSettings, Refund
 from paydesk.payments.orders import get_order
 from paydesk.payments.states import (
@@ -58,7 +59,6 @@ log = structlog.get_logger("paydesk.refunds")
 REFUND_WINDOW_DAYS_DEFAULT = 365
 REFUND_WINDOW_DAYS_MAX = 3650
 REASON_LENGTH_MAX = 200
-WALLET_CHANNEL = "wallet"
 
 
 class RefundNotFound(NotFound):

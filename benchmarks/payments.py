@@ -778,6 +778,28 @@ def run_backend(
                 pid,
                 errors,
             )
+            # The same schedule of raw transfers, one per request: what the machine and the
+            # database give at this rate with nothing of Paydesk's in the way.
+            base_open, _, base_dropped = open_loop(
+                runs.transfer(),
+                args.rate,
+                args.seconds,
+                args.warmup,
+                args.open_pool,
+                pid,
+                errors,
+            )
+            say(
+                f"[{prefix}] open transfers at {args.rate:g}/s: p50 {base_open.p50_ms:6.1f} ms"
+                f"  p99 {base_open.p99_ms:6.1f} ms  max {base_open.max_ms:6.1f} ms"
+                f"  ({base_dropped} not sent)"
+            )
+            out.update(
+                {
+                    f"{prefix}_open_transfer_p50_ms": round(base_open.p50_ms, 2),
+                    f"{prefix}_open_transfer_p99_ms": round(base_open.p99_ms, 2),
+                }
+            )
             met = (
                 opened.p99_ms < TARGET_P99_MS
                 and opened.errors == 0

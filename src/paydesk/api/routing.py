@@ -14,12 +14,15 @@ request ends in an error after the checkpoint the claim is dropped so a retry ca
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
 
+import anyio.from_thread
 from fastapi import Depends, Header, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +49,8 @@ class Services:
     secret: str
     """The server secret (``settings.secret()``), read once."""
     sandbox_base_url: str | None = None
+    admission: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
+    """How many API requests run at once in this process (``requests_concurrent_max``)."""
     """Where this server's channel simulators are reached (``<public_url>/sandbox``), None
     when the sandbox is not mounted: pass it to ``load_connector(sandbox_base_url=...)``."""
 
@@ -84,6 +89,18 @@ def commit_checkpoint(request: Request) -> None:
     request.state.checkpointed = True
 
 
+@contextmanager
+def admission_released(request: Request) -> Iterator[None]:
+    """Around a wait on the network with no transaction open (a channel call), from the
+    endpoint's thread: other requests may run meanwhile. The request is admitted again after."""
+    admission = services(request).admission
+    anyio.from_thread.run_sync(admission.release)
+    try:
+        yield
+    finally:
+        anyio.from_thread.run(admission.acquire)
+
+
 SessionDep = Annotated[Session, Depends(_session)]
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 
@@ -105,13 +122,18 @@ class ApiRoute(APIRoute):
 
         async def route_handler(request: Request) -> Response:
             found = services(request)
-            engine = found.db.engine if mutating else found.db.read_engine
-            session = Session(bind=engine, expire_on_commit=False)
-            try:
-                return await _run(request, session, handler, found, mutating)
-            except BaseException:
-                await run_in_threadpool(session.close)
-                raise
+            # A request holds a database connection from its first hop to the thread pool to
+            # its last: admitting no more than the pool can serve means a request waits here,
+            # holding nothing, instead of holding a thread while it waits for a connection
+            # (which, under load, can leave no thread for the requests that hold connections).
+            async with found.admission:
+                engine = found.db.engine if mutating else found.db.read_engine
+                session = Session(bind=engine, expire_on_commit=False)
+                try:
+                    return await _run(request, session, handler, found, mutating)
+                except BaseException:
+                    await run_in_threadpool(session.close)
+                    raise
 
         return route_handler
 

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(default=300.0, gt=0)
     """A claimed job not finished within its lease is claimed again by another worker."""
     job_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    requests_concurrent_max: int = Field(default=4, ge=1, le=500)
+    """API requests one process handles at once; more wait their turn without holding a
+    thread or a database connection. Python runs one thread at a time, so a few requests in
+    flight (some waiting on the database) keep the cores busy; many only contend."""
     channel_timeout_s: float = Field(default=10.0, gt=0, le=120)
     """How long a call to a channel (create, query, refund) waits for its answer; a payment
     that times out is ``unknown`` until the order centre's query says."""

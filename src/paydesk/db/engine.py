@@ -54,7 +54,9 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(settings.database_url)
+        # Every admitted request may hold a connection; the worker and the channels'
+        # notifications need a few more.
+        return cls(settings.database_url, pool_size=max(10, settings.requests_concurrent_max))
 
     @property
     def dialect(self) -> str:

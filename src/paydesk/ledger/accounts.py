@@ -13,6 +13,7 @@ from paydesk.core import clock
 from paydesk.core.errors import InvalidRequest
 from paydesk.core.ids import new_id
 from paydesk.core.pagination import page_size
+from paydesk.ledger import known_accounts
 from paydesk.ledger import repository as repo
 from paydesk.ledger.errors import AccountClosed, AccountNotEmpty, AccountNotFound
 from paydesk.ledger.models import AccountStatus, FloorRule, LedgerAccount, LedgerBalance
@@ -110,6 +111,33 @@ def ensure_account(
     account = repo.account_by_key(session, spec.key())
     assert account is not None
     return account
+
+
+def account_id(
+    session: Session,
+    spec: AccountSpec,
+    *,
+    create: bool,
+    floor_rule: FloorRule = FloorRule.NON_NEGATIVE,
+    slots: int = 1,
+) -> str | None:
+    """The id of the account for ``spec`` (opened with the given rules when ``create``; None
+    when it does not exist and not ``create``), read from the database once per process
+    (:mod:`paydesk.ledger.known_accounts`). For hot paths that only need the id."""
+    key = tuple(spec.key().values())
+    known = known_accounts.recall(key)
+    if known is not None:
+        return known
+    if create:
+        account: LedgerAccount | None = ensure_account(
+            session, spec, floor_rule=floor_rule, slots=slots
+        )
+    else:
+        account = repo.account_by_key(session, spec.key())
+    if account is None:
+        return None
+    known_accounts.learn(session, key, account.id)
+    return account.id
 
 
 def open_accounts(

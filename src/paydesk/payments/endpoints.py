@@ -12,6 +12,7 @@ from paydesk.api.routing import (
     ApiRoute,
     PrincipalDep,
     SessionDep,
+    admission_released,
     commit_checkpoint,
     services,
 )
@@ -138,7 +139,8 @@ def pay_order(
         secret=found.secret,
     )
     commit_checkpoint(request)
-    result = channel_pay.call_channel(opened)
+    with admission_released(request):
+        result = channel_pay.call_channel(opened)
     order, attempt = channel_pay.record_opening(session, opened, result)
     if attempt.status == AttemptStatus.FAILED and isinstance(result, ChannelError):
         commit_checkpoint(request)

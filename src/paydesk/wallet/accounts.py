@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from paydesk.core.currencies import UnknownCurrency, is_iso_code, iso_currency
 from paydesk.ledger import repository as ledger_repo
-from paydesk.ledger.accounts import AccountSpec, ensure_account
+from paydesk.ledger.accounts import AccountSpec, account_id, ensure_account
 from paydesk.ledger.models import FloorRule, LedgerAccount
 from paydesk.merchants import repository as merchants_repo
 from paydesk.merchants.models import VirtualKind
@@ -130,6 +130,18 @@ def existing_user_account(
     return found
 
 
+def existing_user_account_id(
+    session: Session, ref: WalletRef, part: Part, currency: WalletCurrency
+) -> str:
+    """:func:`existing_user_account`'s id, read once per process."""
+    found = account_id(session, _user_spec(ref, part, currency), create=False)
+    if found is None:
+        raise WalletNotFound(
+            f"user {ref.user_id!r} has no {currency.code} wallet in this app", param="user_id"
+        )
+    return found
+
+
 def user_account(
     session: Session, ref: WalletRef, part: Part, currency: WalletCurrency
 ) -> LedgerAccount:
@@ -149,9 +161,19 @@ def _user_spec(ref: WalletRef, part: Part, currency: WalletCurrency) -> AccountS
     )
 
 
-def merchant_account(
+def merchant_account_id(
     session: Session, merchant_id: str, app_id: str, kind: Counterpart, currency: str
-) -> LedgerAccount:
+) -> str:
+    """:func:`merchant_account`'s id, read once per process."""
+    spec, floor = _merchant_spec(merchant_id, app_id, kind, currency)
+    found = account_id(session, spec, create=True, floor_rule=floor, slots=MERCHANT_SLOTS)
+    assert found is not None
+    return found
+
+
+def _merchant_spec(
+    merchant_id: str, app_id: str, kind: Counterpart, currency: str
+) -> tuple[AccountSpec, FloorRule]:
     spec = AccountSpec(
         merchant_id=merchant_id,
         owner_type="merchant",
@@ -160,5 +182,11 @@ def merchant_account(
         currency=currency,
         app_id=app_id,
     )
-    floor = FloorRule.UNBOUNDED if kind in _UNBOUNDED else FloorRule.NON_NEGATIVE
+    return spec, FloorRule.UNBOUNDED if kind in _UNBOUNDED else FloorRule.NON_NEGATIVE
+
+
+def merchant_account(
+    session: Session, merchant_id: str, app_id: str, kind: Counterpart, currency: str
+) -> LedgerAccount:
+    spec, floor = _merchant_spec(merchant_id, app_id, kind, currency)
     return ensure_account(session, spec, floor_rule=floor, slots=MERCHANT_SLOTS)

@@ -33,7 +33,9 @@ from paydesk.wallet.accounts import (
     WalletRef,
     check_ref,
     existing_user_account,
+    existing_user_account_id,
     merchant_account,
+    merchant_account_id,
     resolve_currency,
     user_account,
 )
@@ -183,14 +185,16 @@ def consume(
         # One account pays: the same request makes the same legs, so the journal's own key
         # check (before any balance moves) answers a replay; no read first.
         part = currency.parts[0]
-        user = existing_user_account(session, ref, part, currency)
-        revenue = merchant_account(session, ref.merchant_id, ref.app_id, Counterpart.REVENUE, code)
-        legs = [Leg(user.id, -amount, code), Leg(revenue.id, amount, code)]
+        user_id = existing_user_account_id(session, ref, part, currency)
+        revenue_id = merchant_account_id(
+            session, ref.merchant_id, ref.app_id, Counterpart.REVENUE, code
+        )
+        legs = [Leg(user_id, -amount, code), Leg(revenue_id, amount, code)]
         outcome = _post(
             session, ref, key, fingerprint, "wallet.consume", legs, {_label(part): amount}, memo
         )
         if part is Part.POINTS and not outcome.replayed:
-            spend_lots(session, user.id, amount)
+            spend_lots(session, user_id, amount)
         return outcome
 
     # Coins: the split depends on the balances now, so a replay is found before reading them.

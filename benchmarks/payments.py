@@ -729,7 +729,11 @@ def run_backend(
         fx = setup(db, args.users)
         out: dict[str, Any] = {}
         tag = secrets.token_hex(3)
-        with server(url, data_dir, args.server_workers) as srv:
+        # As each database is deployed: the embedded default is one process on SQLite;
+        # PostgreSQL runs several (README), here one per core.
+        workers = args.server_workers or (1 if prefix == "sqlite" else 2)
+        out[f"{prefix}_server_workers"] = workers
+        with server(url, data_dir, workers) as srv:
             pid = srv.process.pid
             runs = Scenarios(srv.base_url, fx, tag, args.idempotency_keys)
             say(
@@ -881,8 +885,18 @@ def main() -> None:
     parser.add_argument("--only", choices=("sqlite", "pg"), help="one database only")
     parser.add_argument("--quick", action="store_true", help="2 s per run, for a smoke test")
     parser.add_argument("--users", type=int, default=200, help="paying users, round robin")
-    parser.add_argument("--server-workers", type=int, default=1, help="uvicorn processes")
-    parser.add_argument("--open-pool", type=int, default=32, help="open-loop client threads")
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=0,
+        help="uvicorn processes (default: 1 on SQLite, 2 on PostgreSQL)",
+    )
+    parser.add_argument(
+        "--open-pool",
+        type=int,
+        default=16,
+        help="open-loop client threads (plenty: at 50 pairs/s about 2 are busy at a time)",
+    )
     parser.add_argument(
         "--idempotency-keys", action="store_true", help="send an Idempotency-Key on each request"
     )
@@ -900,7 +914,6 @@ def main() -> None:
         "warmup_s": args.warmup,
         "open_rate_requests_per_s": args.rate,
         "users": args.users,
-        "server_workers": args.server_workers,
         "open_pool": args.open_pool,
         "idempotency_keys": args.idempotency_keys,
         "cpus": os.cpu_count(),

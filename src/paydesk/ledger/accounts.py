@@ -13,7 +13,7 @@ from paydesk.core import clock
 from paydesk.core.errors import InvalidRequest
 from paydesk.core.ids import new_id
 from paydesk.core.pagination import page_size
-from paydesk.ledger import known_accounts
+from paydesk.db.committed_memory import CommittedMemory
 from paydesk.ledger import repository as repo
 from paydesk.ledger.errors import AccountClosed, AccountNotEmpty, AccountNotFound
 from paydesk.ledger.models import AccountStatus, FloorRule, LedgerAccount, LedgerBalance
@@ -113,6 +113,12 @@ def ensure_account(
     return account
 
 
+KNOWN_ACCOUNT_IDS: CommittedMemory[tuple[str, ...], str] = CommittedMemory(
+    "account_ids", entries_max=200_000
+)
+"""Account ids by key: an account's key and id never change, and it is never deleted."""
+
+
 def account_id(
     session: Session,
     spec: AccountSpec,
@@ -123,9 +129,10 @@ def account_id(
 ) -> str | None:
     """The id of the account for ``spec`` (opened with the given rules when ``create``; None
     when it does not exist and not ``create``), read from the database once per process
-    (:mod:`paydesk.ledger.known_accounts`). For hot paths that only need the id."""
+    (:data:`KNOWN_ACCOUNT_IDS`). For hot paths that only need the id: status, floors and
+    balances are checked by the statements that move money."""
     key = tuple(spec.key().values())
-    known = known_accounts.recall(key)
+    known = KNOWN_ACCOUNT_IDS.recall(key)
     if known is not None:
         return known
     if create:
@@ -136,7 +143,7 @@ def account_id(
         account = repo.account_by_key(session, spec.key())
     if account is None:
         return None
-    known_accounts.learn(session, key, account.id)
+    KNOWN_ACCOUNT_IDS.learn(session, key, account.id)
     return account.id
 
 

@@ -11,6 +11,7 @@ from paydesk.core.currencies import virtual_currency
 from paydesk.core.errors import InvalidRequest
 from paydesk.core.ids import new_id
 from paydesk.core.pagination import PageResult, page_size, trim
+from paydesk.db.committed_memory import CommittedMemory
 from paydesk.merchants import key_cache
 from paydesk.merchants import repository as repo
 from paydesk.merchants.errors import (
@@ -180,20 +181,17 @@ def get_app(session: Session, merchant_id: str | None, app_id: str) -> App:
     return app
 
 
-_APPS_KNOWN: set[tuple[str, str]] = set()
-"""(merchant, app) pairs already found: an app never changes merchant and is never deleted."""
-_APPS_KNOWN_MAX = 100_000
+_APPS_KNOWN: CommittedMemory[tuple[str, str], bool] = CommittedMemory("apps", entries_max=100_000)
+"""(merchant, app) pairs: an app never changes merchant and is never deleted."""
 
 
 def check_app(session: Session, merchant_id: str, app_id: str) -> None:
     """That ``app_id`` is an app of ``merchant_id`` (:class:`AppNotFound` otherwise), read
     from the database once per process."""
-    if (merchant_id, app_id) in _APPS_KNOWN:
+    if _APPS_KNOWN.recall((merchant_id, app_id)):
         return
     get_app(session, merchant_id, app_id)
-    if len(_APPS_KNOWN) >= _APPS_KNOWN_MAX:
-        _APPS_KNOWN.clear()
-    _APPS_KNOWN.add((merchant_id, app_id))
+    _APPS_KNOWN.learn(session, (merchant_id, app_id), True)
 
 
 def list_apps(

@@ -39,7 +39,7 @@ from paydesk.jobs.registry import JobContext, PermanentJobError, job_handler, re
 from paydesk.payments import events, schedule, settle
 from paydesk.payments.connectors import connector_of
 from paydesk.payments.models import Order, PaymentAttempt
-from paydesk.payments.states import AttemptStatus, OrderStatus, order_to
+from paydesk.payments.states import AmountMismatch, AttemptStatus, OrderStatus, order_to
 from paydesk.webhooks.events import EventType
 
 log = structlog.get_logger("paydesk.order_centre")
@@ -137,7 +137,7 @@ def query_attempt_job(ctx: JobContext) -> None:
             int(ctx.payload.get("step", 0)),
             bool(ctx.payload.get("close", False)),
         )
-    except (settle.AttemptNotFound, settle.AmountMismatch) as exc:
+    except (settle.AttemptNotFound, AmountMismatch) as exc:
         raise PermanentJobError(exc.message) from None
     except ChannelError as exc:
         if not exc.transient:

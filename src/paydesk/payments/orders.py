@@ -166,6 +166,12 @@ def get_order(
     return order
 
 
+def lock_order(session: Session, order_id: str) -> Order:
+    """An order by id, locked, whoever's it is: for the payment flows, which reached it
+    through an attempt or a refund already scoped to its merchant."""
+    return session.scalars(sa.select(Order).where(Order.id == order_id).with_for_update()).one()
+
+
 def get_order_by_no(session: Session, merchant_id: str, livemode: bool, order_no: str) -> Order:
     order = _by_order_no(session, merchant_id, order_no)
     if order is None or order.livemode != livemode:

@@ -42,9 +42,10 @@ from paydesk.payments import events, instruments, postings, schedule
 from paydesk.payments.connectors import connector_of, notify_url
 from paydesk.payments.methods import WALLET_CHANNEL
 from paydesk.payments.models import Order, PaymentAttempt, PaymentSettings, Refund
-from paydesk.payments.orders import get_order
+from paydesk.payments.orders import get_order, lock_order
 from paydesk.payments.states import (
     PAID_ORDER_STATUSES,
+    AmountMismatch,
     IllegalTransition,
     OrderStatus,
     RefundState,
@@ -67,10 +68,6 @@ class RefundNotFound(NotFound):
 
 class RefundWindowClosed(InvalidRequest):
     code = "refund_window_closed"
-
-
-class AmountMismatch(InvalidRequest):
-    code = "channel_amount_mismatch"
 
 
 # --- settings ------------------------------------------------------------------------------
@@ -218,9 +215,7 @@ def _succeeded(session: Session, refund: Refund, reported: ChannelRefund | None)
     refund.succeeded_at = (reported.succeeded_at if reported else None) or now
     refund.channel_refund_no = reported.channel_refund_no if reported else None
     refund.updated_at = now
-    order = session.scalars(
-        sa.select(Order).where(Order.id == refund.order_id).with_for_update()
-    ).one()
+    order = lock_order(session, refund.order_id)
     if not refund.automatic:
         order.status = order_after_refund(
             OrderStatus(order.status),

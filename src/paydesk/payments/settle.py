@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from paydesk.channels.base import ChannelPayment, PaymentStatus
 from paydesk.core import clock
-from paydesk.core.errors import Conflict, NotFound
+from paydesk.core.errors import NotFound
 from paydesk.payments import events, postings, refunds, schedule
 from paydesk.payments.models import Order, PaymentAttempt
-from paydesk.payments.orders import mark_paid
+from paydesk.payments.orders import lock_order, mark_paid
 from paydesk.payments.states import (
+    AmountMismatch,
     AttemptStatus,
     OrderStatus,
     attempt_to,
@@ -40,12 +41,6 @@ OPEN_ATTEMPT_STATUSES = frozenset(
 
 class AttemptNotFound(NotFound):
     code = "payment_attempt_not_found"
-
-
-class AmountMismatch(Conflict):
-    """The channel reports another amount or currency than the attempt's: never applied."""
-
-    code = "channel_amount_mismatch"
 
 
 def lock_attempt(session: Session, attempt_id: str) -> PaymentAttempt:
@@ -66,11 +61,6 @@ def attempt_by_trade_no(session: Session, channel: str, out_trade_no: str) -> Pa
     if attempt is None:
         raise AttemptNotFound(f"no {channel} payment {out_trade_no}")
     return attempt
-
-
-def lock_order(session: Session, order_id: str) -> Order:
-    order = session.scalars(sa.select(Order).where(Order.id == order_id).with_for_update()).one()
-    return order
 
 
 def open_attempts(session: Session, order_id: str, *, besides: str | None = None) -> int:

@@ -115,6 +115,13 @@ class RefundTooLarge(InvalidRequest):
     code = "refund_exceeds_paid"
 
 
+class AmountMismatch(Conflict):
+    """A channel reports another amount or currency than ours (a payment's or a refund's):
+    never applied; the channel is asked to retry and an operator sees the error."""
+
+    code = "channel_amount_mismatch"
+
+
 def _move(flow: dict[S, frozenset[S]], current: S, target: S, what: str) -> S:
     if target not in flow[current]:
         raise IllegalTransition(f"{what}: cannot go from {current} to {target}")

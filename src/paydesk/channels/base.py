@@ -39,6 +39,19 @@ class Method(StrEnum):
     """A desktop browser: a redirect to the signed Alipay page."""
     ALIPAY_WAP = "alipay_wap"
     ALIPAY_APP = "alipay_app"
+    UNIONPAY_PAGE = "unionpay_page"
+    """A desktop browser: the payer's browser posts a signed form to the UnionPay gateway."""
+    UNIONPAY_WAP = "unionpay_wap"
+    """The same from a mobile browser."""
+    QQ_NATIVE = "qq_native"
+    """A QR code the payer scans with QQ."""
+    QQ_JSAPI = "qq_jsapi"
+    """Inside QQ: parameters for the QQ JS bridge."""
+    QQ_APP = "qq_app"
+    CARD = "card"
+    """A bank card through a card acquirer (Stripe): the payer's card is confirmed with the
+    ``client_secret`` (Stripe.js), or at once when the pay request carries a ``payment_token``
+    (a PaymentMethod id the payer's device made from the card)."""
 
 
 class ActionKind(StrEnum):
@@ -48,6 +61,11 @@ class ActionKind(StrEnum):
     """Send the payer's browser to ``redirect_url``."""
     SDK_PARAMS = "sdk_params"
     """Hand ``sdk_params`` to the channel's JS bridge or app SDK."""
+    FORM_POST = "form_post"
+    """Have the payer's browser POST ``form_fields`` to ``redirect_url`` (UnionPay)."""
+    NONE = "none"
+    """Nothing for the payer to do: the channel is completing the payment (a card confirmed
+    with a token); the result comes by notification or query."""
 
 
 class PaymentStatus(StrEnum):
@@ -82,6 +100,9 @@ class PaymentRequest:
     client_ip: str | None = None
     return_url: str | None = None
     """Where a page payment sends the payer's browser afterwards."""
+    payment_token: str | None = None
+    """A token of the payer's instrument made by the channel's client library on the payer's
+    device (a Stripe PaymentMethod id): the connector confirms the payment with it at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +113,7 @@ class PaymentAction:
     qr_code: str | None = None
     redirect_url: str | None = None
     sdk_params: Mapping[str, str] = field(default_factory=dict)
+    form_fields: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,6 +145,7 @@ def open_attempt(
         payer_id=pay.payer_id,
         client_ip=pay.client_ip,
         return_url=pay.return_url,
+        payment_token=pay.payment_token,
     )
     return Opened(attempt.id, order.id, connector, request)
 
@@ -165,7 +166,7 @@ def record_opening(
     now = clock.now()
     if isinstance(result, PaymentAction):
         attempt.action = {
-            key: (dict(value) if key == "sdk_params" else value)
+            key: (dict(value) if key in {"sdk_params", "form_fields"} else value)
             for key, value in asdict(result).items()
         }
         attempt.updated_at = now

@@ -27,8 +27,16 @@ class PlatformMethod(StrEnum):
     """A prepaid card's code pays the order."""
 
 
+_CHANNEL_OF_PREFIX = {
+    "wechat_": "wechatpay",
+    "alipay_": "alipay",
+    "unionpay_": "unionpay",
+    "qq_": "qqwallet",
+    "card": "stripe",
+}
 CHANNEL_OF_METHOD: dict[Method, str] = {
-    method: ("wechatpay" if method.value.startswith("wechat_") else "alipay") for method in Method
+    method: next(c for p, c in _CHANNEL_OF_PREFIX.items() if method.value.startswith(p))
+    for method in Method
 }
 ALL_METHODS = [m.value for m in PlatformMethod] + [m.value for m in Method]
 
@@ -57,6 +65,8 @@ class PayInput:
     return_url: str | None = None
     points: PointsPart | None = None
     card_code: str | None = None
+    payment_token: str | None = None
+    """For ``card``: the channel client library's token of the payer's card."""
 
 
 def platform_method(method: str) -> PlatformMethod | None:

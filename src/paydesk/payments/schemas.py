@@ -61,7 +61,8 @@ class PointsIn(Strict):
 class PayRequest(Strict):
     method: str = Field(
         description="balance, points, points_cash, prepaid_card, wechat_native, wechat_jsapi, "
-        "wechat_h5, wechat_app, alipay_qr, alipay_page, alipay_wap, alipay_app."
+        "wechat_h5, wechat_app, alipay_qr, alipay_page, alipay_wap, alipay_app, unionpay_page, "
+        "unionpay_wap, qq_native, qq_jsapi, qq_app, card."
     )
     user_id: str | None = Field(default=None, max_length=128, description="Default: the order's.")
     channel_account_id: str | None = Field(
@@ -77,6 +78,12 @@ class PayRequest(Strict):
     return_url: str | None = Field(default=None, max_length=500)
     points: PointsIn | None = Field(default=None, description="For points and points_cash.")
     card_code: str | None = Field(default=None, max_length=64, description="For prepaid_card.")
+    payment_token: str | None = Field(
+        default=None,
+        max_length=255,
+        description="For card: the payer's card as a token of the channel's client library "
+        "(a Stripe PaymentMethod id); the payment is confirmed at once.",
+    )
 
     def to_input(self) -> PayInput:
         points = self.points
@@ -89,6 +96,7 @@ class PayRequest(Strict):
             return_url=self.return_url,
             points=PointsPart(points.currency, points.amount, points.covers) if points else None,
             card_code=self.card_code,
+            payment_token=self.payment_token,
         )
 
 
@@ -100,6 +108,8 @@ class ActionOut(BaseModel):
     qr_code: str | None = None
     redirect_url: str | None = None
     sdk_params: dict[str, str] = Field(default_factory=dict)
+    form_fields: dict[str, str] = Field(default_factory=dict)
+    """For ``form_post``: the fields the payer's browser posts to ``redirect_url``."""
 
 
 class AttemptOut(BaseModel):

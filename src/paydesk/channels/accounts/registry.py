@@ -14,11 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from paydesk.channels.accounts.credentials import (
+    PEM_LENGTH_MAX,
+    ChannelCredentials,
+    rsa_private_pem,
+    rsa_public_pem,
+)
 from paydesk.channels.accounts.errors import InvalidCredentials, UnknownChannel
 from paydesk.channels.accounts.models import ChannelAccount
 from paydesk.channels.alipay import ALIPAY_GATEWAY_URL, AlipayConfig, AlipayConnector
@@ -31,48 +34,7 @@ from paydesk.channels.wechatpay import (
 )
 from paydesk.channels.wechatpay.config import TIMEOUT_S_DEFAULT as WECHATPAY_TIMEOUT_S
 
-RSA_KEY_BITS_MIN = 2048
-PEM_LENGTH_MAX = 10_000
-"""A 4096-bit private key is about 3,300 characters of PEM."""
 APIV3_KEY_LENGTH = 32
-
-
-def _rsa_private_pem(value: str) -> str:
-    try:
-        key = serialization.load_pem_private_key(value.encode(), password=None)
-    except TypeError:
-        raise ValueError("the private key must not be protected by a password") from None
-    except (ValueError, UnsupportedAlgorithm):
-        raise ValueError("not a PEM private key") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("not an RSA private key")
-    if key.key_size < RSA_KEY_BITS_MIN:
-        raise ValueError(f"the RSA key must have at least {RSA_KEY_BITS_MIN} bits")
-    return value
-
-
-def _rsa_public_pem(value: str) -> str:
-    try:
-        key = serialization.load_pem_public_key(value.encode())
-    except (ValueError, UnsupportedAlgorithm):
-        raise ValueError("not a PEM public key") from None
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("not an RSA public key")
-    if key.key_size < RSA_KEY_BITS_MIN:
-        raise ValueError(f"the RSA key must have at least {RSA_KEY_BITS_MIN} bits")
-    return value
-
-
-class ChannelCredentials(BaseModel):
-    """One channel's credentials; a subclass per channel. Secret and PEM fields are left
-    out of ``repr``, so credentials in a log line or a traceback show no key."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def connector(self, gateway_url: str | None, timeout_s: float | None = None) -> Connector:
-        """The connector of these credentials; ``gateway_url`` None: the real gateway;
-        ``timeout_s`` None: the connector's default time-out."""
-        raise NotImplementedError
 
 
 class WeChatPayCredentials(ChannelCredentials):
@@ -88,8 +50,8 @@ class WeChatPayCredentials(ChannelCredentials):
     public_key_id: str = Field(pattern=r"^PUB_KEY_ID_[0-9A-Za-z_]{1,64}$")
     apiv3_key: str = Field(repr=False, description="Secret. 32 ASCII characters.")
 
-    check_private_key = field_validator("merchant_private_key_pem")(_rsa_private_pem)
-    check_public_key = field_validator("platform_public_key_pem")(_rsa_public_pem)
+    check_private_key = field_validator("merchant_private_key_pem")(rsa_private_pem)
+    check_public_key = field_validator("platform_public_key_pem")(rsa_public_pem)
 
     @field_validator("apiv3_key")
     @classmethod
@@ -125,8 +87,8 @@ class AlipayCredentials(ChannelCredentials):
         description="The partner id: notifications naming another seller are refused.",
     )
 
-    check_private_key = field_validator("app_private_key_pem")(_rsa_private_pem)
-    check_public_key = field_validator("alipay_public_key_pem")(_rsa_public_pem)
+    check_private_key = field_validator("app_private_key_pem")(rsa_private_pem)
+    check_public_key = field_validator("alipay_public_key_pem")(rsa_public_pem)
 
     def connector(self, gateway_url: str | None, timeout_s: float | None = None) -> Connector:
         config = AlipayConfig(

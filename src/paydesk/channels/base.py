@@ -114,6 +114,9 @@ class PaymentAction:
     redirect_url: str | None = None
     sdk_params: Mapping[str, str] = field(default_factory=dict)
     form_fields: Mapping[str, str] = field(default_factory=dict)
+    channel_trade_no: str | None = None
+    """The channel's id of the payment, where creating it gives one (a Stripe PaymentIntent):
+    kept on the attempt and handed back to query, close and refund."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,8 @@ class RefundRequest:
     currency: str
     reason: str = ""
     notify_url: str | None = None
+    channel_trade_no: str | None = None
+    """The channel's id of the payment, when known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,13 +240,20 @@ class Connector(Protocol):
 
     def create_payment(self, request: PaymentRequest) -> PaymentAction: ...
 
-    def query_payment(self, out_trade_no: str) -> ChannelPayment: ...
+    def query_payment(
+        self, out_trade_no: str, channel_trade_no: str | None = None
+    ) -> ChannelPayment:
+        """``channel_trade_no``: the channel's id, when known; channels that find payments
+        by our number ignore it, those that cannot must find the payment without it."""
+        ...
 
-    def close_payment(self, out_trade_no: str) -> None: ...
+    def close_payment(self, out_trade_no: str, channel_trade_no: str | None = None) -> None: ...
 
     def refund(self, request: RefundRequest) -> ChannelRefund: ...
 
-    def query_refund(self, out_refund_no: str, out_trade_no: str) -> ChannelRefund: ...
+    def query_refund(
+        self, out_refund_no: str, out_trade_no: str, channel_refund_no: str | None = None
+    ) -> ChannelRefund: ...
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
         """Verify and read a notification; :class:`InvalidNotification` if it is not genuine."""

@@ -168,7 +168,9 @@ def record_opening(
         attempt.action = {
             key: (dict(value) if key in {"sdk_params", "form_fields"} else value)
             for key, value in asdict(result).items()
+            if key != "channel_trade_no"
         }
+        attempt.channel_trade_no = result.channel_trade_no or attempt.channel_trade_no
         attempt.updated_at = now
         if created:
             attempt.status = AttemptStatus.PENDING.value

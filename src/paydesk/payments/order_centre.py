@@ -52,6 +52,7 @@ class _Look:
     """What one look at an attempt needs from the database, read before the channel call."""
 
     out_trade_no: str
+    channel_trade_no: str | None
     closing: bool
     connector: Connector
 
@@ -72,20 +73,25 @@ def _prepare(db: Database, settings: Settings | None, attempt_id: str, close: bo
         order = session.get(Order, attempt.order_id)
         assert order is not None
         closing = close or clock.now() >= order.expires_at or order.status != OrderStatus.PAYING
-        return _Look(attempt.out_trade_no, closing, connector_of(session, settings, attempt))
+        return _Look(
+            attempt.out_trade_no,
+            attempt.channel_trade_no,
+            closing,
+            connector_of(session, settings, attempt),
+        )
 
 
 def _ask(look: _Look) -> _Answer:
     """The network part: close at the channel when it is time, then query."""
     if look.closing:
         try:
-            look.connector.close_payment(look.out_trade_no)
+            look.connector.close_payment(look.out_trade_no, look.channel_trade_no)
         except PaymentNotFound:
             pass  # it never reached the channel: nothing to close there
         except ChannelRejected as exc:  # e.g. already paid: the query tells
             log.info("close_refused", out_trade_no=look.out_trade_no, error=exc.message)
     try:
-        return _Answer(look.connector.query_payment(look.out_trade_no))
+        return _Answer(look.connector.query_payment(look.out_trade_no, look.channel_trade_no))
     except PaymentNotFound:
         return _Answer(None)
 

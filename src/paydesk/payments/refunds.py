@@ -269,6 +269,7 @@ class _Call:
 
     connector: Connector
     request: RefundRequest
+    channel_refund_no: str | None
 
 
 def _prepare(db: Database, settings: Settings | None, refund_id: str) -> _Call | None:
@@ -291,7 +292,9 @@ def _prepare(db: Database, settings: Settings | None, refund_id: str) -> _Call |
                 currency=refund.currency,
                 reason=refund.reason,
                 notify_url=notify_url(settings, refund.channel, refund.channel_account_id),
+                channel_trade_no=attempt.channel_trade_no,
             ),
+            refund.channel_refund_no,
         )
 
 
@@ -334,7 +337,9 @@ def follow(db: Database, settings: Settings | None, refund_id: str, step: int) -
     call = _prepare(db, settings, refund_id)
     if call is None:
         return
-    answer = call.connector.query_refund(call.request.out_refund_no, call.request.out_trade_no)
+    answer = call.connector.query_refund(
+        call.request.out_refund_no, call.request.out_trade_no, call.channel_refund_no
+    )
     _apply(db, refund_id, answer, step + 1)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from paydesk.channels.accounts import registry
 from paydesk.channels.accounts import repository as repo
+from paydesk.channels.accounts.credentials import ChannelCredentials
 from paydesk.channels.accounts.errors import (
     ChannelAccountDisabled,
     ChannelAccountNameTaken,
@@ -113,7 +114,7 @@ def _check_mode(caller: Principal | None, mode: str, param: str | None = None) -
         raise ModeNotAllowed("a test-mode key cannot change live channel accounts", param=param)
 
 
-def _seal(account_id: str, credentials: registry.ChannelCredentials, secret: str) -> str:
+def _seal(account_id: str, credentials: ChannelCredentials, secret: str) -> str:
     plain = credentials.model_dump_json(exclude_none=True)
     return crypto.encrypt(secret, plain, context=_context(account_id))
 

@@ -225,7 +225,9 @@ class AlipayConnector:
             ActionKind.REDIRECT, redirect_url=f"{self._config.gateway_url}?{signed}"
         )
 
-    def query_payment(self, out_trade_no: str) -> ChannelPayment:
+    def query_payment(
+        self, out_trade_no: str, channel_trade_no: str | None = None
+    ) -> ChannelPayment:
         api = "alipay.trade.query"
         answer = self._call(
             api, lambda: self._client.api_alipay_trade_query(out_trade_no=out_trade_no)
@@ -236,7 +238,7 @@ class AlipayConnector:
             return transformers.payment_not_yet_visible(out_trade_no)
         raise transformers.failure(api, answer)
 
-    def close_payment(self, out_trade_no: str) -> None:
+    def close_payment(self, out_trade_no: str, channel_trade_no: str | None = None) -> None:
         api = "alipay.trade.close"
         answer = self._call(
             api, lambda: self._client.api_alipay_trade_close(out_trade_no=out_trade_no)
@@ -268,7 +270,9 @@ class AlipayConnector:
             return moved
         return self.query_refund(request.out_refund_no, request.out_trade_no)
 
-    def query_refund(self, out_refund_no: str, out_trade_no: str) -> ChannelRefund:
+    def query_refund(
+        self, out_refund_no: str, out_trade_no: str, channel_refund_no: str | None = None
+    ) -> ChannelRefund:
         answer = self._succeeded(
             "alipay.trade.fastpay.refund.query",
             lambda: self._client.api_alipay_trade_fastpay_refund_query(

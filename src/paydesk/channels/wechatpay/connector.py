@@ -198,7 +198,9 @@ class WeChatPayConnector:
             return_url=request.return_url,
         )
 
-    def query_payment(self, out_trade_no: str) -> ChannelPayment:
+    def query_payment(
+        self, out_trade_no: str, channel_trade_no: str | None = None
+    ) -> ChannelPayment:
         wire.checked_number(out_trade_no, wire.OUT_TRADE_NO, "out_trade_no")
         answer = self._json("query payment", self._client.query, out_trade_no=out_trade_no)
         payment = transformers.channel_payment(answer)
@@ -206,7 +208,7 @@ class WeChatPayConnector:
             raise ChannelError(f"WeChat Pay query payment answered {payment.out_trade_no!r}")
         return payment
 
-    def close_payment(self, out_trade_no: str) -> None:
+    def close_payment(self, out_trade_no: str, channel_trade_no: str | None = None) -> None:
         wire.checked_number(out_trade_no, wire.OUT_TRADE_NO, "out_trade_no")
         status_code, body = self._call(
             "close payment", self._client.close, out_trade_no=out_trade_no
@@ -224,7 +226,9 @@ class WeChatPayConnector:
             raise ChannelError(f"WeChat Pay refund answered {refund.out_refund_no!r}")
         return refund
 
-    def query_refund(self, out_refund_no: str, out_trade_no: str) -> ChannelRefund:
+    def query_refund(
+        self, out_refund_no: str, out_trade_no: str, channel_refund_no: str | None = None
+    ) -> ChannelRefund:
         wire.checked_number(out_refund_no, wire.OUT_REFUND_NO, "out_refund_no")
         answer = self._json("query refund", self._client.query_refund, out_refund_no=out_refund_no)
         refund = transformers.channel_refund(answer)

@@ -18,6 +18,7 @@ from paydesk.api.errors import install_error_handlers
 from paydesk.api.middleware import RequestContextMiddleware
 from paydesk.api.routing import Services
 from paydesk.channels.accounts import endpoints as channel_account_endpoints
+from paydesk.channels.router import endpoints as routing_endpoints
 from paydesk.core.settings import Settings, load_settings
 from paydesk.db.engine import Database
 from paydesk.jobs import endpoints as job_endpoints
@@ -108,6 +109,7 @@ def create_app(
     v1.include_router(refund_endpoints.router)
     v1.include_router(midas_endpoints.router)
     v1.include_router(channel_account_endpoints.router)
+    v1.include_router(routing_endpoints.router)
     v1.include_router(webhook_endpoints.router)
     app.include_router(v1)
     app.include_router(midas_gateway.router)

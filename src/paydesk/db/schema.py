@@ -1,6 +1,7 @@
 """Imports every module's tables so Alembic sees the whole schema."""
 
 from paydesk.channels.accounts import models as _channel_accounts  # noqa: F401
+from paydesk.channels.router import models as _routing  # noqa: F401
 from paydesk.db.base import Base
 from paydesk.idempotency import models as _idempotency  # noqa: F401
 from paydesk.jobs import models as _jobs  # noqa: F401

@@ -15,42 +15,38 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from paydesk.channels.accounts import service as channel_accounts
 from paydesk.channels.accounts.models import (
     ChannelAccount,
     ChannelAccountMode,
-    ChannelAccountStatus,
 )
+from paydesk.channels.accounts.registry import channels_serving
 from paydesk.channels.base import (
     ChannelError,
     ChannelRejected,
+    ChannelTimeout,
+    ChannelUnavailable,
     Connector,
     Method,
     PaymentAction,
     PaymentNotFound,
     PaymentRequest,
 )
+from paydesk.channels.router import service as router
+from paydesk.channels.router.policy import RoutingPolicy
+from paydesk.channels.router.service import NoChannelAccount
 from paydesk.core import clock
-from paydesk.core.errors import InvalidRequest
 from paydesk.core.settings import Settings
 from paydesk.payments import schedule, settle
 from paydesk.payments.connectors import notify_url
-from paydesk.payments.methods import CHANNEL_OF_METHOD, PayInput
+from paydesk.payments.methods import PayInput
 from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.orders import get_order
 from paydesk.payments.paying import check_payable, new_attempt
+from paydesk.payments.routing import route_payment
 from paydesk.payments.states import AttemptStatus, OrderStatus, order_to
-
-
-class NoChannelAccount(InvalidRequest):
-    code = "no_channel_account"
-
-
-class ChannelAccountRequired(InvalidRequest):
-    code = "channel_account_required"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,46 +55,27 @@ class Opened:
 
     attempt_id: str
     order_id: str
+    account_id: str
     connector: Connector
     request: PaymentRequest
+    policy: RoutingPolicy
+    """The merchant's routing policy: its breaker settings and failover budget."""
+    routed: bool
+    """False when the payer named the account (``channel_account_id``): no failover."""
 
 
-def choose_account(
-    session: Session, merchant_id: str, livemode: bool, channel: str, account_id: str | None
+def named_account(
+    session: Session, merchant_id: str, livemode: bool, method: Method, account_id: str
 ) -> ChannelAccount:
-    """The channel account to pay through: the one asked for, or the merchant's only active
-    account of ``channel`` in the key's mode (live keys: live accounts; test keys: sandbox)."""
+    """The account the pay request names, if it can take ``method`` in the key's mode."""
     mode = ChannelAccountMode.LIVE if livemode else ChannelAccountMode.SANDBOX
-    if account_id is not None:
-        account = channel_accounts.get_account(session, merchant_id, account_id)
-        if account.channel != channel or account.mode != mode:
-            raise NoChannelAccount(
-                f"channel account {account_id} is not a {mode.value} {channel} account",
-                param="channel_account_id",
-            )
-        return account
-    candidates = session.scalars(
-        sa.select(ChannelAccount)
-        .where(
-            ChannelAccount.merchant_id == merchant_id,
-            ChannelAccount.channel == channel,
-            ChannelAccount.mode == mode.value,
-            ChannelAccount.status == ChannelAccountStatus.ACTIVE.value,
-        )
-        .limit(2)
-    ).all()
-    if not candidates:
+    account = channel_accounts.get_account(session, merchant_id, account_id)
+    if account.channel not in channels_serving(method) or account.mode != mode:
         raise NoChannelAccount(
-            f"no active {mode.value} {channel} channel account: add one with "
-            "POST /v1/channel-accounts",
-            param="method",
-        )
-    if len(candidates) > 1:
-        raise ChannelAccountRequired(
-            f"several {mode.value} {channel} accounts: name one in channel_account_id",
+            f"channel account {account_id} is not a {mode.value} account serving {method.value}",
             param="channel_account_id",
         )
-    return candidates[0]
+    return account
 
 
 def open_attempt(
@@ -111,11 +88,22 @@ def open_attempt(
     pay: PayInput,
     settings: Settings,
     secret: str,
+    exclude: frozenset[str] = frozenset(),
+    failover_from: str | None = None,
 ) -> Opened:
+    """Step 1. Without ``channel_account_id`` the router chooses the account (``exclude``:
+    those already tried by this request) and its decision is kept with the attempt."""
     order = get_order(session, merchant_id, livemode, order_id, lock=True)
     check_payable(order)
-    channel = CHANNEL_OF_METHOD[method]
-    account = choose_account(session, merchant_id, livemode, channel, pay.channel_account_id)
+    routed = None
+    if pay.channel_account_id is not None:
+        account = named_account(session, merchant_id, livemode, method, pay.channel_account_id)
+        policy = router.get_policy(session, merchant_id)[0]
+    else:
+        routed = route_payment(session, order, method, user_id=pay.user_id, exclude=exclude)
+        account = channel_accounts.get_account(session, merchant_id, routed.account_id)
+        policy = routed.policy
+    channel = account.channel
     connector = channel_accounts.load_connector(
         session,
         merchant_id,
@@ -133,6 +121,16 @@ def open_attempt(
     if pay.user_id and order.user_id is None:
         order.user_id = pay.user_id
     session.flush()
+    if routed is not None:
+        router.record(
+            session,
+            routed,
+            merchant_id=merchant_id,
+            order_id=order.id,
+            attempt_id=attempt.id,
+            method=method.value,
+            failover_from=failover_from,
+        )
     schedule.schedule_query(session, attempt)
     request = PaymentRequest(
         out_trade_no=attempt.out_trade_no,
@@ -147,15 +145,43 @@ def open_attempt(
         return_url=pay.return_url,
         payment_token=pay.payment_token,
     )
-    return Opened(attempt.id, order.id, connector, request)
+    return Opened(
+        attempt_id=attempt.id,
+        order_id=order.id,
+        account_id=account.id,
+        connector=connector,
+        request=request,
+        policy=policy,
+        routed=routed is not None,
+    )
 
 
 def call_channel(opened: Opened) -> PaymentAction | ChannelError:
-    """Create the payment at the channel; its failure is returned, not raised."""
+    """Create the payment at the channel; its failure is returned, not raised. The account's
+    circuit breaker learns whether the channel answered (a refusal is an answer)."""
     try:
-        return opened.connector.create_payment(opened.request)
+        result: PaymentAction | ChannelError = opened.connector.create_payment(opened.request)
     except ChannelError as exc:
-        return exc
+        result = exc
+    answered = isinstance(result, PaymentAction | ChannelRejected)
+    router.observe(opened.account_id, opened.policy, ok=answered)
+    return result
+
+
+def fails_over(
+    opened: Opened, result: PaymentAction | ChannelError, attempt: PaymentAttempt, tried: int
+) -> bool:
+    """Whether the request tries the payment at the next account of the routing decision:
+    the router chose this one, the policy's ``failover_max`` is not spent, and the channel
+    was unreachable or silent, so the payer has nothing to pay with. A time-out of a card
+    confirmed with a token may have charged the card: that waits for the order centre."""
+    if not opened.routed or tried >= opened.policy.failover_max:
+        return False
+    if attempt.status != AttemptStatus.UNKNOWN:
+        return False  # answered, or a notification already moved it on
+    if isinstance(result, ChannelUnavailable):
+        return True
+    return isinstance(result, ChannelTimeout) and opened.request.payment_token is None
 
 
 def record_opening(

@@ -17,6 +17,8 @@ from paydesk.api.routing import (
     services,
 )
 from paydesk.channels.base import ChannelError, Method
+from paydesk.channels.router import service as routing_service
+from paydesk.channels.router.service import NoChannelAvailable
 from paydesk.core.errors import InvalidRequest
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from paydesk.merchants.models import KeyMode
@@ -24,7 +26,14 @@ from paydesk.merchants.principal import Principal
 from paydesk.payments import channel_pay, orders, paying
 from paydesk.payments.methods import platform_method
 from paydesk.payments.models import Order, PaymentAttempt
-from paydesk.payments.schemas import AttemptOut, OrderCreate, OrderOut, PaymentOut, PayRequest
+from paydesk.payments.schemas import (
+    AttemptOut,
+    OrderCreate,
+    OrderOut,
+    PaymentOut,
+    PayRequest,
+    RoutingDecisionOut,
+)
 from paydesk.payments.states import AttemptStatus, OrderStatus
 
 router = APIRouter(route_class=ApiRoute, tags=["orders"])
@@ -128,20 +137,34 @@ def pay_order(
         )
         return _payment(order, attempt)
     found = services(request)
-    opened = channel_pay.open_attempt(
-        session,
-        merchant_id=merchant_id,
-        livemode=livemode,
-        order_id=order_id,
-        method=Method(pay.method),
-        pay=pay,
-        settings=found.settings,
-        secret=found.secret,
-    )
-    commit_checkpoint(request)
-    with admission_released(request):
-        result = channel_pay.call_channel(opened)
-    order, attempt = channel_pay.record_opening(session, opened, result)
+    method = Method(pay.method)
+    tried: list[str] = []
+    while True:
+        try:
+            opened = channel_pay.open_attempt(
+                session,
+                merchant_id=merchant_id,
+                livemode=livemode,
+                order_id=order_id,
+                method=method,
+                pay=pay,
+                settings=found.settings,
+                secret=found.secret,
+                exclude=frozenset(tried),
+                failover_from=tried[-1] if tried else None,
+            )
+        except NoChannelAvailable:
+            if not tried:
+                raise
+            break  # nowhere else to go: answer what the last account said
+        commit_checkpoint(request)
+        with admission_released(request):
+            result = channel_pay.call_channel(opened)
+        order, attempt = channel_pay.record_opening(session, opened, result)
+        if not channel_pay.fails_over(opened, result, attempt, len(tried)):
+            break
+        commit_checkpoint(request)
+        tried.append(opened.account_id)
     if attempt.status == AttemptStatus.FAILED and isinstance(result, ChannelError):
         commit_checkpoint(request)
         raise result
@@ -161,3 +184,18 @@ def order_attempts(order_id: str, session: SessionDep, principal: PrincipalDep) 
     merchant_id, livemode = scope(principal)
     order = orders.get_order(session, merchant_id, livemode, order_id)
     return [AttemptOut.model_validate(a) for a in paying.attempts_of(session, order)]
+
+
+@router.get(
+    "/orders/{order_id}/routing",
+    summary="Why each attempt of the order went to its channel account",
+)
+def order_routing(
+    order_id: str, session: SessionDep, principal: PrincipalDep
+) -> list[RoutingDecisionOut]:
+    merchant_id, livemode = scope(principal)
+    order = orders.get_order(session, merchant_id, livemode, order_id)
+    return [
+        RoutingDecisionOut.model_validate(d)
+        for d in routing_service.decisions_of(session, merchant_id, order.id)
+    ]

@@ -27,17 +27,6 @@ class PlatformMethod(StrEnum):
     """A prepaid card's code pays the order."""
 
 
-_CHANNEL_OF_PREFIX = {
-    "wechat_": "wechatpay",
-    "alipay_": "alipay",
-    "unionpay_": "unionpay",
-    "qq_": "qqwallet",
-    "card": "stripe",
-}
-CHANNEL_OF_METHOD: dict[Method, str] = {
-    method: next(c for p, c in _CHANNEL_OF_PREFIX.items() if method.value.startswith(p))
-    for method in Method
-}
 ALL_METHODS = [m.value for m in PlatformMethod] + [m.value for m in Method]
 
 

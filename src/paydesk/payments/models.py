@@ -52,7 +52,10 @@ class PaymentAttempt(Base):
     """One try at paying an order through one method; at most one per order succeeds."""
 
     __tablename__ = "payment_attempts"
-    __table_args__ = (sa.UniqueConstraint("channel", "out_trade_no"),)
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "out_trade_no"),
+        sa.Index("ix_payment_attempts_account_created", "channel_account_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))

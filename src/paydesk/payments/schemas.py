@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -138,3 +139,22 @@ class PaymentOut(BaseModel):
 
 class OrderDetailOut(OrderOut):
     attempts: list[AttemptOut]
+
+
+class RoutingDecisionOut(BaseModel):
+    """One routing decision: the rule and strategy, the account chosen, and every candidate
+    with its cost, success rate, weight, circuit and score, or why it was skipped."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    attempt_id: str | None
+    method: str
+    policy_version: int
+    rule: str
+    strategy: str
+    chosen_account_id: str | None
+    failover_from: str | None
+    reason: str
+    candidates: list[dict[str, Any]]
+    created_at: datetime

@@ -17,6 +17,7 @@ from paydesk.channels.accounts.schemas import (
     ChannelAccountCreate,
     ChannelAccountOut,
     CredentialsRotate,
+    GrayUsers,
 )
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from paydesk.merchants.principal import Principal
@@ -121,3 +122,21 @@ def enable_account(
     account_id: str, session: SessionDep, principal: PrincipalDep
 ) -> ChannelAccountOut:
     return _set_status(account_id, ChannelAccountStatus.ACTIVE, session, principal)
+
+
+@router.put(
+    "/channel-accounts/{account_id}/gray-users",
+    summary="Gray release: route only these users' payments to the account (empty: everyone)",
+)
+def set_gray_users(
+    account_id: str, body: GrayUsers, session: SessionDep, principal: PrincipalDep
+) -> ChannelAccountOut:
+    account = service.set_gray_users(
+        session,
+        principal.scope(),
+        account_id,
+        body.users,
+        actor=principal.actor,
+        caller=principal,
+    )
+    return _out(account)

@@ -42,6 +42,8 @@ class ChannelAccount(Base):
     ``channel-account:<id>``: it decrypts for this row only."""
     public_fields: Mapped[dict[str, Any]] = mapped_column(JSONType)
     """The credentials an operator may see (merchant number, app id), in clear."""
+    gray_users: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
+    """Gray release: when not empty, the router sends only these users' payments here."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     """The last change: status, or credentials rotated."""

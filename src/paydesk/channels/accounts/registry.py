@@ -26,7 +26,7 @@ from paydesk.channels.accounts.errors import InvalidCredentials, UnknownChannel
 from paydesk.channels.accounts.models import ChannelAccount
 from paydesk.channels.alipay import ALIPAY_GATEWAY_URL, AlipayConfig, AlipayConnector
 from paydesk.channels.alipay.config import TIMEOUT_S_DEFAULT as ALIPAY_TIMEOUT_S
-from paydesk.channels.base import Connector
+from paydesk.channels.base import Connector, Method
 from paydesk.channels.wechatpay import (
     WECHATPAY_GATEWAY_URL,
     WeChatPayConfig,
@@ -114,6 +114,9 @@ class ChannelSpec:
     """Who the account is at the channel: rotation may not change them."""
     sandbox_path: str
     """The simulator's gateway below the sandbox mount (``<base>/wechatpay``)."""
+    methods: tuple[Method, ...] = ()
+    """The payment methods the channel serves: the router's candidates for a method are the
+    accounts of every channel that serves it."""
 
     def __post_init__(self) -> None:
         fields = self.credentials.model_fields
@@ -138,6 +141,12 @@ CHANNELS: Mapping[str, ChannelSpec] = {
             secret_fields=("merchant_private_key_pem", "apiv3_key"),
             identity_fields=("mchid", "appid"),
             sandbox_path="/wechatpay",
+            methods=(
+                Method.WECHAT_NATIVE,
+                Method.WECHAT_JSAPI,
+                Method.WECHAT_APP,
+                Method.WECHAT_H5,
+            ),
         ),
         ChannelSpec(
             channel=AlipayConnector.channel,
@@ -146,9 +155,15 @@ CHANNELS: Mapping[str, ChannelSpec] = {
             secret_fields=("app_private_key_pem",),
             identity_fields=("app_id",),
             sandbox_path="/alipay/gateway.do",
+            methods=(Method.ALIPAY_QR, Method.ALIPAY_PAGE, Method.ALIPAY_WAP, Method.ALIPAY_APP),
         ),
     )
 }
+
+
+def channels_serving(method: Method) -> tuple[str, ...]:
+    """The channels whose accounts can take a payment by ``method``."""
+    return tuple(spec.channel for spec in CHANNELS.values() if method in spec.methods)
 
 
 def spec_of(channel: str) -> ChannelSpec:

@@ -44,5 +44,13 @@ class ChannelAccountOut(BaseModel):
     credentials_fingerprint: str = Field(
         description="Changes whenever the credentials are rotated."
     )
+    gray_users: list[str] = Field(
+        default_factory=list,
+        description="Gray release: when not empty, only these users' payments are routed here.",
+    )
     created_at: datetime
     updated_at: datetime
+
+
+class GrayUsers(BaseModel):
+    users: list[str] = Field(max_length=1000, description="Empty: every user.")

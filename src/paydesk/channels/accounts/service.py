@@ -66,6 +66,7 @@ class AccountSummary:
     secret_fields_set: list[str]
     credentials_fingerprint: str
     """A prefix of the SHA-256 of the stored ciphertext: changes on every rotation."""
+    gray_users: list[str]
     created_at: datetime
     updated_at: datetime
 
@@ -93,6 +94,7 @@ def describe(account: ChannelAccount) -> AccountSummary:
         public_fields={str(k): str(v) for k, v in account.public_fields.items()},
         secret_fields_set=list(spec.secret_fields),
         credentials_fingerprint=fingerprint(account),
+        gray_users=list(account.gray_users or []),
         created_at=account.created_at,
         updated_at=account.updated_at,
     )
@@ -231,6 +233,33 @@ def set_status(
         account.updated_at = clock.now()
         session.flush()
         audit(session, account.merchant_id, actor, f"channel_account.{status.value}", account.id)
+    return account
+
+
+GRAY_USERS_MAX = 1000
+
+
+def set_gray_users(
+    session: Session,
+    merchant_id: str | None,
+    account_id: str,
+    users: list[str],
+    *,
+    actor: str,
+    caller: Principal | None = None,
+) -> ChannelAccount:
+    """Gray release: only these users' payments are routed to the account (empty: all)."""
+    account = get_account(session, merchant_id, account_id)
+    _check_mode(caller, account.mode)
+    cleaned = sorted(set(users))
+    if len(cleaned) > GRAY_USERS_MAX:
+        raise InvalidRequest(f"at most {GRAY_USERS_MAX} gray users", param="users")
+    if any(not user or len(user) > 128 for user in cleaned):
+        raise InvalidRequest("user ids are 1 to 128 characters", param="users")
+    account.gray_users = cleaned
+    account.updated_at = clock.now()
+    session.flush()
+    audit(session, account.merchant_id, actor, "channel_account.gray_users", account.id)
     return account
 
 

@@ -99,6 +99,12 @@ class Simulator:
     def merchant(self, mchid: str) -> MerchantConfig:
         return self.config.merchants[mchid]
 
+    def add_merchant(self, merchant: MerchantConfig) -> None:
+        """Know one more merchant (a second merchant number of the same platform), as the
+        real platform knows many: its requests verify with its own key."""
+        self.merchant_keys[merchant.mchid] = load_public_key(merchant.public_key_pem)
+        self.config.merchants[merchant.mchid] = merchant
+
     def close(self) -> None:
         """Stop background work (pending retries and refund completions are dropped)."""
         self.dispatcher.close()

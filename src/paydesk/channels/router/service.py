@@ -1,0 +1,243 @@
+"""Routing use cases: the merchant's policy, the candidates of a payment, the decision, what
+is recorded of it, and what each channel call teaches the breakers. Services never commit.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from paydesk.channels.accounts.models import (
+    ChannelAccount,
+    ChannelAccountMode,
+    ChannelAccountStatus,
+)
+from paydesk.channels.accounts.registry import channels_serving
+from paydesk.channels.base import Method
+from paydesk.channels.router.breaker import BREAKERS
+from paydesk.channels.router.decide import (
+    Candidate,
+    CircuitState,
+    Context,
+    Decision,
+    Health,
+    decide,
+)
+from paydesk.channels.router.models import RoutingDecision, RoutingPolicyRecord
+from paydesk.channels.router.policy import RoutingPolicy
+from paydesk.core import clock
+from paydesk.core.errors import InvalidRequest, ServiceUnavailable
+from paydesk.core.ids import new_id
+from paydesk.merchants.service import audit
+
+DEFAULT_VERSION = 0
+
+
+class InvalidRoutingPolicy(InvalidRequest):
+    code = "invalid_routing_policy"
+
+
+class NoChannelAccount(InvalidRequest):
+    code = "no_channel_account"
+
+
+class NoChannelAvailable(ServiceUnavailable):
+    """Accounts exist for the method, but none can take the payment now (circuits open)."""
+
+    code = "no_channel_available"
+
+
+# --- the policy -----------------------------------------------------------------------
+
+
+def get_policy(session: Session, merchant_id: str) -> tuple[RoutingPolicy, int]:
+    """The merchant's policy and its version (the default policy is version 0)."""
+    record = session.get(RoutingPolicyRecord, merchant_id)
+    if record is None:
+        return RoutingPolicy(), DEFAULT_VERSION
+    return RoutingPolicy.model_validate(record.document), record.version
+
+
+def parse_policy(document: Mapping[str, Any]) -> RoutingPolicy:
+    try:
+        return RoutingPolicy.model_validate(dict(document))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InvalidRoutingPolicy(
+            f"{where}: {message}" if where else message, param=where or "policy"
+        ) from None
+
+
+def put_policy(
+    session: Session, merchant_id: str, document: Mapping[str, Any], *, actor: str
+) -> tuple[RoutingPolicy, int]:
+    """Check and store the merchant's policy; its version goes up by one."""
+    policy = parse_policy(document)
+    stored = policy.model_dump(mode="json", by_alias=True)
+    record = session.get(RoutingPolicyRecord, merchant_id, with_for_update=True)
+    now = clock.now()
+    if record is None:
+        record = RoutingPolicyRecord(
+            merchant_id=merchant_id, document=stored, version=1, updated_at=now
+        )
+        session.add(record)
+    else:
+        record.document = stored
+        record.version += 1
+        record.updated_at = now
+    session.flush()
+    audit(session, merchant_id, actor, "routing_policy.updated", f"{merchant_id}:v{record.version}")
+    return policy, record.version
+
+
+# --- the candidates and what is known of them ------------------------------------------
+
+
+def candidate_accounts(
+    session: Session, merchant_id: str, livemode: bool, method: Method
+) -> list[ChannelAccount]:
+    """Active accounts of the merchant, in the key's mode, of every channel serving
+    ``method``, oldest first."""
+    channels = channels_serving(method)
+    if not channels:
+        return []
+    mode = ChannelAccountMode.LIVE if livemode else ChannelAccountMode.SANDBOX
+    return list(
+        session.scalars(
+            sa.select(ChannelAccount)
+            .where(
+                ChannelAccount.merchant_id == merchant_id,
+                ChannelAccount.channel.in_(channels),
+                ChannelAccount.mode == mode.value,
+                ChannelAccount.status == ChannelAccountStatus.ACTIVE.value,
+            )
+            .order_by(ChannelAccount.id)
+        )
+    )
+
+
+def circuits(accounts: Iterable[str], policy: RoutingPolicy) -> dict[str, CircuitState]:
+    now = time.monotonic()
+    return {account: BREAKERS.state(account, now, policy.breaker.open_s) for account in accounts}
+
+
+# --- deciding -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    decision: Decision
+    policy: RoutingPolicy
+    version: int
+
+    @property
+    def account_id(self) -> str:
+        chosen = self.decision.chosen
+        assert chosen is not None, "route() raises when nothing is eligible"
+        return chosen
+
+
+def route(
+    session: Session,
+    *,
+    merchant_id: str,
+    livemode: bool,
+    method: Method,
+    ctx: Context,
+    health_of: Callable[[int], Mapping[str, Health]],
+    exclude: frozenset[str] = frozenset(),
+) -> Routed:
+    """Decide which account takes the payment; :class:`NoChannelAccount` when the merchant
+    has none for the method, :class:`NoChannelAvailable` when none can take it now.
+    ``health_of(window_s)``: the success counts of the merchant's accounts over the policy's
+    window (the payments module keeps them)."""
+    policy, version = get_policy(session, merchant_id)
+    accounts = candidate_accounts(session, merchant_id, livemode, method)
+    if not accounts:
+        mode = "live" if livemode else "sandbox"
+        served_by = ", ".join(channels_serving(method)) or "no channel"
+        raise NoChannelAccount(
+            f"no active {mode} channel account for {method.value} (served by {served_by}): "
+            "add one with POST /v1/channel-accounts",
+            param="method",
+        )
+    candidates = [
+        Candidate(account.id, account.channel, tuple(account.gray_users or ()))
+        for account in accounts
+    ]
+    decision = decide(
+        policy,
+        candidates,
+        ctx,
+        health=health_of(policy.success_rate.window_s),
+        circuits=circuits((c.account_id for c in candidates), policy),
+        draw=random.random(),  # noqa: S311 - a traffic split, not a secret
+        exclude=exclude,
+    )
+    if decision.chosen is None:
+        if exclude and all(c.account_id in exclude for c in candidates):
+            raise NoChannelAvailable(
+                f"every account for {method.value} was tried: {decision.reason}"
+            )
+        raise NoChannelAvailable(f"no channel account can take the payment: {decision.reason}")
+    return Routed(decision, policy, version)
+
+
+def record(
+    session: Session,
+    routed: Routed,
+    *,
+    merchant_id: str,
+    order_id: str,
+    attempt_id: str,
+    method: str,
+    failover_from: str | None = None,
+) -> RoutingDecision:
+    decision = routed.decision
+    row = RoutingDecision(
+        id=new_id("rtd"),
+        merchant_id=merchant_id,
+        order_id=order_id,
+        attempt_id=attempt_id,
+        method=method,
+        policy_version=routed.version,
+        rule=decision.rule,
+        strategy=decision.strategy.value,
+        chosen_account_id=decision.chosen,
+        candidates=[scored.as_json() for scored in decision.candidates],
+        reason=decision.reason,
+        failover_from=failover_from,
+        created_at=clock.now(),
+    )
+    session.add(row)
+    return row
+
+
+def decisions_of(session: Session, merchant_id: str, order_id: str) -> list[RoutingDecision]:
+    return list(
+        session.scalars(
+            sa.select(RoutingDecision)
+            .where(RoutingDecision.merchant_id == merchant_id, RoutingDecision.order_id == order_id)
+            .order_by(RoutingDecision.id)
+        )
+    )
+
+
+# --- what channel calls teach ----------------------------------------------------------
+
+
+def observe(account_id: str, policy: RoutingPolicy, *, ok: bool) -> None:
+    """A channel call of ``account_id`` answered (ok) or failed with an error or time-out."""
+    if ok:
+        BREAKERS.succeeded(account_id)
+    else:
+        BREAKERS.failed(account_id, time.monotonic(), policy.breaker.failures_to_open)

@@ -54,7 +54,7 @@ class Context:
     user_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Scored:
     account_id: str
     channel: str
@@ -125,7 +125,7 @@ def matches(conditions: Conditions, ctx: Context, zone: ZoneInfo) -> bool:
 
 
 def matching_rule(policy: RoutingPolicy, ctx: Context, zone: ZoneInfo) -> Rule | None:
-    for rule in policy.ordered_rules():
+    for rule in policy.ordered_rules:
         if matches(rule.when, ctx, zone):
             return rule
     return None
@@ -161,8 +161,7 @@ def decide(
 ) -> Decision:
     """Rank ``candidates`` for the payment ``ctx``. ``draw`` is a number in [0, 1) for the
     weighted pick; ``exclude``: accounts already tried for this payment."""
-    zone = ZoneInfo(policy.timezone)
-    rule = matching_rule(policy, ctx, zone)
+    rule = matching_rule(policy, ctx, policy.zone)
     strategy = rule.strategy if rule else policy.default_strategy
     allowed = None if rule is None or rule.accounts is None else rule.accounts
     rates = _rates(candidates, health, policy.success_rate.min_samples)
@@ -203,9 +202,8 @@ def decide(
 
     eligible = [s for s in scored if s.eligible]
     ranked, scores = _rank(strategy, eligible, allowed, draw)
-    scored = [
-        _with_score(s, scores.get(s.account_id)) if s.account_id in scores else s for s in scored
-    ]
+    for s in eligible:
+        s.score = scores.get(s.account_id)
     rule_name = rule.name if rule else DEFAULT_RULE
     return Decision(
         rule=rule_name,
@@ -213,21 +211,6 @@ def decide(
         ranked=tuple(ranked),
         candidates=tuple(scored),
         reason=_reason(rule_name, strategy, ranked, scored),
-    )
-
-
-def _with_score(scored: Scored, score: float | None) -> Scored:
-    return Scored(
-        account_id=scored.account_id,
-        channel=scored.channel,
-        eligible=scored.eligible,
-        skipped=scored.skipped,
-        circuit=scored.circuit,
-        cost=scored.cost,
-        success_rate=scored.success_rate,
-        samples=scored.samples,
-        weight=scored.weight,
-        score=score,
     )
 
 

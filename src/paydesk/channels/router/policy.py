@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from enum import StrEnum
+from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -66,8 +67,12 @@ class Hours(_Strict):
             raise ValueError("must be HH:MM (00:00 to 23:59)")
         return value
 
+    @cached_property
+    def _bounds(self) -> tuple[time, time]:
+        return time.fromisoformat(self.from_), time.fromisoformat(self.to)
+
     def contains(self, at: time) -> bool:
-        start, end = time.fromisoformat(self.from_), time.fromisoformat(self.to)
+        start, end = self._bounds
         if start <= end:
             return start <= at < end
         return at >= start or at < end
@@ -195,6 +200,11 @@ class RoutingPolicy(_Strict):
             raise ValueError("rule names must be unique")
         return self
 
-    def ordered_rules(self) -> list[Rule]:
+    @cached_property
+    def ordered_rules(self) -> tuple[Rule, ...]:
         """By priority, then position (``sorted`` is stable)."""
-        return sorted(self.rules, key=lambda rule: rule.priority)
+        return tuple(sorted(self.rules, key=lambda rule: rule.priority))
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

@@ -5,6 +5,7 @@ is recorded of it, and what each channel call teaches the breakers. Services nev
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -57,12 +58,51 @@ class NoChannelAvailable(ServiceUnavailable):
 # --- the policy -----------------------------------------------------------------------
 
 
-def get_policy(session: Session, merchant_id: str) -> tuple[RoutingPolicy, int]:
-    """The merchant's policy and its version (the default policy is version 0)."""
+class _PolicyCache:
+    """Per process: each merchant's parsed policy with its version. Versions only go up, so
+    reading the version (one indexed column) tells whether the parsed policy is current."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[int, RoutingPolicy]] = {}
+
+    def get(self, merchant_id: str, version: int) -> RoutingPolicy | None:
+        with self._lock:
+            found = self._entries.get(merchant_id)
+        return found[1] if found is not None and found[0] == version else None
+
+    def put(self, merchant_id: str, version: int, policy: RoutingPolicy) -> None:
+        with self._lock:
+            self._entries[merchant_id] = (version, policy)
+
+
+POLICY_CACHE = _PolicyCache()
+DEFAULT_POLICY = RoutingPolicy()
+_VERSION_OF = sa.select(RoutingPolicyRecord.version).where(
+    RoutingPolicyRecord.merchant_id == sa.bindparam("merchant_id")
+)
+
+
+def get_policy(
+    session: Session, merchant_id: str, *, known_version: int | None = -1
+) -> tuple[RoutingPolicy, int]:
+    """The merchant's policy and its version (the default policy is version 0).
+    ``known_version``: the version already read by the caller (None: no policy stored)."""
+    version = (
+        session.scalar(_VERSION_OF, {"merchant_id": merchant_id})
+        if known_version == -1
+        else known_version
+    )
+    if version is None:
+        return DEFAULT_POLICY, DEFAULT_VERSION
+    cached = POLICY_CACHE.get(merchant_id, version)
+    if cached is not None:
+        return cached, version
     record = session.get(RoutingPolicyRecord, merchant_id)
-    if record is None:
-        return RoutingPolicy(), DEFAULT_VERSION
-    return RoutingPolicy.model_validate(record.document), record.version
+    assert record is not None
+    policy = RoutingPolicy.model_validate(record.document)
+    POLICY_CACHE.put(merchant_id, record.version, policy)
+    return policy, record.version
 
 
 def parse_policy(document: Mapping[str, Any]) -> RoutingPolicy:
@@ -102,27 +142,39 @@ def put_policy(
 # --- the candidates and what is known of them ------------------------------------------
 
 
+_CANDIDATES = (
+    sa.select(
+        ChannelAccount.id,
+        ChannelAccount.channel,
+        ChannelAccount.gray_users,
+        _VERSION_OF.scalar_subquery(),
+    )
+    .where(
+        ChannelAccount.merchant_id == sa.bindparam("merchant_id"),
+        ChannelAccount.channel.in_(sa.bindparam("channels", expanding=True)),
+        ChannelAccount.mode == sa.bindparam("mode"),
+        ChannelAccount.status == ChannelAccountStatus.ACTIVE.value,
+    )
+    .order_by(ChannelAccount.id)
+)
+
+
 def candidate_accounts(
     session: Session, merchant_id: str, livemode: bool, method: Method
-) -> list[ChannelAccount]:
+) -> tuple[list[Candidate], int | None]:
     """Active accounts of the merchant, in the key's mode, of every channel serving
-    ``method``, oldest first."""
+    ``method``, oldest first; and the version of the merchant's policy (None: no policy, or
+    no candidates), read in the same statement."""
     channels = channels_serving(method)
     if not channels:
-        return []
+        return [], None
     mode = ChannelAccountMode.LIVE if livemode else ChannelAccountMode.SANDBOX
-    return list(
-        session.scalars(
-            sa.select(ChannelAccount)
-            .where(
-                ChannelAccount.merchant_id == merchant_id,
-                ChannelAccount.channel.in_(channels),
-                ChannelAccount.mode == mode.value,
-                ChannelAccount.status == ChannelAccountStatus.ACTIVE.value,
-            )
-            .order_by(ChannelAccount.id)
-        )
-    )
+    rows = session.execute(
+        _CANDIDATES,
+        {"merchant_id": merchant_id, "channels": list(channels), "mode": mode.value},
+    ).all()
+    version = rows[0][3] if rows else None
+    return [Candidate(id_, channel, tuple(gray or ())) for id_, channel, gray, _ in rows], version
 
 
 def circuits(accounts: Iterable[str], policy: RoutingPolicy) -> dict[str, CircuitState]:
@@ -160,9 +212,8 @@ def route(
     has none for the method, :class:`NoChannelAvailable` when none can take it now.
     ``health_of(window_s)``: the success counts of the merchant's accounts over the policy's
     window (the payments module keeps them)."""
-    policy, version = get_policy(session, merchant_id)
-    accounts = candidate_accounts(session, merchant_id, livemode, method)
-    if not accounts:
+    candidates, known_version = candidate_accounts(session, merchant_id, livemode, method)
+    if not candidates:
         mode = "live" if livemode else "sandbox"
         served_by = ", ".join(channels_serving(method)) or "no channel"
         raise NoChannelAccount(
@@ -170,10 +221,7 @@ def route(
             "add one with POST /v1/channel-accounts",
             param="method",
         )
-    candidates = [
-        Candidate(account.id, account.channel, tuple(account.gray_users or ()))
-        for account in accounts
-    ]
+    policy, version = get_policy(session, merchant_id, known_version=known_version)
     decision = decide(
         policy,
         candidates,
@@ -201,10 +249,12 @@ def record(
     attempt_id: str,
     method: str,
     failover_from: str | None = None,
-) -> RoutingDecision:
+) -> str:
+    """Keep the decision with the attempt (one insert); returns its id."""
     decision = routed.decision
-    row = RoutingDecision(
-        id=new_id("rtd"),
+    decision_id = new_id("rtd")
+    row = dict(
+        id=decision_id,
         merchant_id=merchant_id,
         order_id=order_id,
         attempt_id=attempt_id,
@@ -218,8 +268,12 @@ def record(
         failover_from=failover_from,
         created_at=clock.now(),
     )
-    session.add(row)
-    return row
+    session.execute(_INSERT_DECISION, row)
+    return decision_id
+
+
+_decisions: sa.Table = RoutingDecision.__table__  # type: ignore[assignment]
+_INSERT_DECISION = sa.insert(_decisions)
 
 
 def decisions_of(session: Session, merchant_id: str, order_id: str) -> list[RoutingDecision]:

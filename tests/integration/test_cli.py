@@ -143,3 +143,31 @@ def test_wallet_commands(env: dict[str, str], db: Database) -> None:
     assert code == 1 and "hold_not_pending" in out
     code, out = _run(env, "wallet", "freeze", "u1", "--app", app_id)
     assert code == 0 and "froze 1 account" in out
+
+
+def test_routing_policy_set_and_show(
+    env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    _run(env, "migrate")
+    code, out = _run(env, "merchants", "create", "Router shop")
+    assert code == 0, out
+    merchant_id = re.search(r"mch_\w+", out).group(0)  # type: ignore[union-attr]
+    code, out = _run(env, "routing", "show", "--merchant", merchant_id)
+    assert code == 0, out
+    assert '"version": 0' in out and '"default_strategy": "success_rate"' in out
+
+    folder = tmp_path_factory.mktemp("policy")
+    good = folder / "policy.json"
+    good.write_text('{"default_strategy": "least_cost", "costs": {"cha_x": {"rate_bps": 55}}}')
+    code, out = _run(env, "routing", "set", "--merchant", merchant_id, "--file", str(good))
+    assert code == 0, out
+    assert "version 1" in out
+
+    bad = folder / "bad.json"
+    bad.write_text('{"rules": [{"name": "w", "strategy": "weighted"}]}')
+    code, out = _run(env, "routing", "set", "--merchant", merchant_id, "--file", str(bad))
+    assert code == 1
+    assert "needs weights" in out and "invalid_routing_policy" in out
+
+    code, out = _run(env, "routing", "show", "--merchant", merchant_id)
+    assert '"version": 1' in out and '"default_strategy": "least_cost"' in out

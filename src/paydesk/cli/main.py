@@ -11,6 +11,7 @@ from paydesk.cli.channels import channels_app
 from paydesk.cli.common import console, database, fail, settings_or_exit
 from paydesk.cli.jobs import jobs_app, worker_command
 from paydesk.cli.merchants import apps_app, keys_app, merchants_app
+from paydesk.cli.routing import routing_app
 from paydesk.cli.wallet import ledger_app, wallet_app
 from paydesk.cli.webhooks import webhooks_app
 from paydesk.core.logging import configure_logging
@@ -33,6 +34,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(channels_app, name="channels")
+app.add_typer(routing_app, name="routing")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker", help="Run due jobs until stopped (Ctrl-C finishes the current job).")(
     worker_command

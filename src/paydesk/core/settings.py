@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     sandbox_enabled: bool = Field(default=None, validate_default=True)
     """Mount the channel simulators and the webhook inbox under ``/sandbox`` (paydesk.sandbox).
     Default: on in development, off in production."""
+    stripe_sandbox_url: str | None = None
+    """Where localstripe, the Stripe API of the sandbox, listens (``http://127.0.0.1:8420``);
+    sandbox Stripe accounts reach it through ``/sandbox/stripe``."""
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON
     secret_key: SecretStr | None = None

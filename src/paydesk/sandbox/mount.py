@@ -37,18 +37,22 @@ from paydesk.core.settings import SANDBOX_PATH, Settings
 from paydesk.sandbox import credentials
 from paydesk.sandbox.credentials import SandboxKeys
 from paydesk.sandbox.inbox import WebhookInbox
+from paydesk.sandbox.stripe_proxy import StripeSandboxProxy
 from paydesk.simulators import alipay as alipay_sim
 from paydesk.simulators import wechatpay as wechat_sim
 
 WECHATPAY_PATH = "/wechatpay"
 ALIPAY_PATH = "/alipay"
 INBOX_PATH = "/webhook-inbox"
+STRIPE_PATH = "/stripe"
 
 
 class Sandbox:
     """The ``/sandbox`` application: both simulators and the webhook inbox."""
 
-    def __init__(self, data_dir: Path, public_url: str) -> None:
+    def __init__(
+        self, data_dir: Path, public_url: str, stripe_sandbox_url: str | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.base_url = public_url.rstrip("/") + SANDBOX_PATH
         self.inbox = WebhookInbox()
@@ -62,6 +66,7 @@ class Sandbox:
                 Route(INBOX_PATH, self.inbox.endpoint, methods=["GET", "POST", "DELETE"]),
                 Mount(WECHATPAY_PATH, app=self._simulator_app("wechatpay")),
                 Mount(ALIPAY_PATH, app=self._simulator_app("alipay")),
+                Mount(STRIPE_PATH, app=StripeSandboxProxy(stripe_sandbox_url)),
             ]
         )
 
@@ -115,6 +120,7 @@ class Sandbox:
             {
                 "wechatpay": self.base_url + WECHATPAY_PATH,
                 "alipay_gateway": self.base_url + ALIPAY_PATH + "/gateway.do",
+                "stripe_api": self.base_url + STRIPE_PATH,
                 "webhook_inbox": self.base_url + INBOX_PATH,
                 "docs": "docs/sandbox.md",
             }
@@ -126,6 +132,6 @@ def mount_sandbox(app: FastAPI, settings: Settings) -> Sandbox | None:
     shutdown. None when the sandbox is disabled (``/sandbox/...`` then answers 404)."""
     if not settings.sandbox_enabled:
         return None
-    sandbox = Sandbox(settings.data_dir, settings.public_url)
+    sandbox = Sandbox(settings.data_dir, settings.public_url, settings.stripe_sandbox_url)
     app.mount(SANDBOX_PATH, sandbox.app)
     return sandbox

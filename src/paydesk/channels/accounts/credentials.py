@@ -51,7 +51,11 @@ class ChannelCredentials(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def connector(self, gateway_url: str | None, timeout_s: float | None = None) -> Connector:
+    def connector(
+        self, gateway_url: str | None, timeout_s: float | None = None, *, sandbox: bool = False
+    ) -> Connector:
         """The connector of these credentials; ``gateway_url`` None: the real gateway;
-        ``timeout_s`` None: the connector's default time-out."""
+        ``timeout_s`` None: the connector's default time-out; ``sandbox``: the gateway is
+        the sandbox's stand-in for the channel (a channel whose stand-in speaks a dialect of
+        its own, such as localstripe, adapts to it)."""
         raise NotImplementedError

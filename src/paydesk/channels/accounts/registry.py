@@ -23,10 +23,11 @@ from paydesk.channels.accounts.credentials import (
     rsa_public_pem,
 )
 from paydesk.channels.accounts.errors import InvalidCredentials, UnknownChannel
-from paydesk.channels.accounts.models import ChannelAccount
+from paydesk.channels.accounts.models import ChannelAccount, ChannelAccountMode
 from paydesk.channels.alipay import ALIPAY_GATEWAY_URL, AlipayConfig, AlipayConnector
 from paydesk.channels.alipay.config import TIMEOUT_S_DEFAULT as ALIPAY_TIMEOUT_S
 from paydesk.channels.base import Connector, Method
+from paydesk.channels.stripe import StripeConnector, StripeCredentials
 from paydesk.channels.wechatpay import (
     WECHATPAY_GATEWAY_URL,
     WeChatPayConfig,
@@ -60,7 +61,9 @@ class WeChatPayCredentials(ChannelCredentials):
             raise ValueError(f"must be {APIV3_KEY_LENGTH} printable ASCII characters")
         return value
 
-    def connector(self, gateway_url: str | None, timeout_s: float | None = None) -> Connector:
+    def connector(
+        self, gateway_url: str | None, timeout_s: float | None = None, *, sandbox: bool = False
+    ) -> Connector:
         config = WeChatPayConfig(
             mchid=self.mchid,
             appid=self.appid,
@@ -90,7 +93,9 @@ class AlipayCredentials(ChannelCredentials):
     check_private_key = field_validator("app_private_key_pem")(rsa_private_pem)
     check_public_key = field_validator("alipay_public_key_pem")(rsa_public_pem)
 
-    def connector(self, gateway_url: str | None, timeout_s: float | None = None) -> Connector:
+    def connector(
+        self, gateway_url: str | None, timeout_s: float | None = None, *, sandbox: bool = False
+    ) -> Connector:
         config = AlipayConfig(
             app_id=self.app_id,
             app_private_key_pem=self.app_private_key_pem,
@@ -156,6 +161,15 @@ CHANNELS: Mapping[str, ChannelSpec] = {
             identity_fields=("app_id",),
             sandbox_path="/alipay/gateway.do",
             methods=(Method.ALIPAY_QR, Method.ALIPAY_PAGE, Method.ALIPAY_WAP, Method.ALIPAY_APP),
+        ),
+        ChannelSpec(
+            channel=StripeConnector.channel,
+            credentials=StripeCredentials,
+            public_fields=("publishable_key",),
+            secret_fields=("secret_key", "webhook_secret"),
+            identity_fields=(),
+            sandbox_path="/stripe",
+            methods=(Method.CARD,),
         ),
     )
 }
@@ -225,4 +239,5 @@ def build_connector(
     spec = spec_of(account.channel)
     if not isinstance(credentials, spec.credentials):
         raise TypeError(f"{type(credentials).__name__} are not {account.channel} credentials")
-    return credentials.connector(gateway_url, timeout_s)
+    sandbox = account.mode == ChannelAccountMode.SANDBOX
+    return credentials.connector(gateway_url, timeout_s, sandbox=sandbox)

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 
 from sqlalchemy.orm import Session
@@ -36,7 +38,7 @@ from paydesk.channels.base import (
 )
 from paydesk.channels.router import service as router
 from paydesk.channels.router.policy import RoutingPolicy
-from paydesk.channels.router.service import NoChannelAccount
+from paydesk.channels.router.service import NoChannelAccount, NoChannelAvailable
 from paydesk.core import clock
 from paydesk.core.settings import Settings
 from paydesk.payments import schedule, settle
@@ -216,3 +218,52 @@ def record_opening(
     assert order is not None
     session.refresh(order)
     return order, attempt
+
+
+def pay_through_channel(
+    session: Session,
+    *,
+    commit: Callable[[], None],
+    outside: Callable[[], AbstractContextManager[object]],
+    merchant_id: str,
+    livemode: bool,
+    order_id: str,
+    method: Method,
+    pay: PayInput,
+    settings: Settings,
+    secret: str,
+) -> tuple[Order, PaymentAttempt, PaymentAction | ChannelError]:
+    """The three steps, with failover: open the attempt at the account the router chose,
+    ``commit`` it, call the channel within ``outside()`` (no transaction open; the API gives
+    its admission slot up meanwhile), record the answer; while :func:`fails_over` says so,
+    commit and try the next account. Returns the order, the last attempt and what its
+    channel said; the caller commits the last record."""
+    tried: list[str] = []
+    last: tuple[Order, PaymentAttempt, PaymentAction | ChannelError] | None = None
+    while True:
+        try:
+            opened = open_attempt(
+                session,
+                merchant_id=merchant_id,
+                livemode=livemode,
+                order_id=order_id,
+                method=method,
+                pay=pay,
+                settings=settings,
+                secret=secret,
+                exclude=frozenset(tried),
+                failover_from=tried[-1] if tried else None,
+            )
+        except NoChannelAvailable:
+            if last is None:
+                raise
+            return last  # nowhere else to go: what the last account said
+        commit()
+        with outside():
+            result = call_channel(opened)
+        order, attempt = record_opening(session, opened, result)
+        last = (order, attempt, result)
+        if not fails_over(opened, result, attempt, len(tried)):
+            return last
+        commit()
+        tried.append(opened.account_id)

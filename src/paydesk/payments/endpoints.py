@@ -18,7 +18,6 @@ from paydesk.api.routing import (
 )
 from paydesk.channels.base import ChannelError, Method
 from paydesk.channels.router import service as routing_service
-from paydesk.channels.router.service import NoChannelAvailable
 from paydesk.core.errors import InvalidRequest
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from paydesk.merchants.models import KeyMode
@@ -137,34 +136,18 @@ def pay_order(
         )
         return _payment(order, attempt)
     found = services(request)
-    method = Method(pay.method)
-    tried: list[str] = []
-    while True:
-        try:
-            opened = channel_pay.open_attempt(
-                session,
-                merchant_id=merchant_id,
-                livemode=livemode,
-                order_id=order_id,
-                method=method,
-                pay=pay,
-                settings=found.settings,
-                secret=found.secret,
-                exclude=frozenset(tried),
-                failover_from=tried[-1] if tried else None,
-            )
-        except NoChannelAvailable:
-            if not tried:
-                raise
-            break  # nowhere else to go: answer what the last account said
-        commit_checkpoint(request)
-        with admission_released(request):
-            result = channel_pay.call_channel(opened)
-        order, attempt = channel_pay.record_opening(session, opened, result)
-        if not channel_pay.fails_over(opened, result, attempt, len(tried)):
-            break
-        commit_checkpoint(request)
-        tried.append(opened.account_id)
+    order, attempt, result = channel_pay.pay_through_channel(
+        session,
+        commit=lambda: commit_checkpoint(request),
+        outside=lambda: admission_released(request),
+        merchant_id=merchant_id,
+        livemode=livemode,
+        order_id=order_id,
+        method=Method(pay.method),
+        pay=pay,
+        settings=found.settings,
+        secret=found.secret,
+    )
     if attempt.status == AttemptStatus.FAILED and isinstance(result, ChannelError):
         commit_checkpoint(request)
         raise result

@@ -17,6 +17,7 @@ from paydesk.api import health
 from paydesk.api.errors import install_error_handlers
 from paydesk.api.middleware import RequestContextMiddleware
 from paydesk.api.routing import Services
+from paydesk.cashier import endpoints as cashier_endpoints
 from paydesk.channels.accounts import endpoints as channel_account_endpoints
 from paydesk.channels.router import endpoints as routing_endpoints
 from paydesk.core.settings import Settings, load_settings
@@ -115,4 +116,5 @@ def create_app(
     app.include_router(midas_gateway.router)
     app.include_router(channel_notifications.router)
     app.include_router(health.router)
+    app.include_router(cashier_endpoints.router)
     return app

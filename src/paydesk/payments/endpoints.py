@@ -3,9 +3,10 @@ an order's payment attempts."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
 
 from paydesk.api.pagination import Page, to_page
 from paydesk.api.routing import (
@@ -16,6 +17,7 @@ from paydesk.api.routing import (
     commit_checkpoint,
     services,
 )
+from paydesk.cashier.tokens import cashier_url
 from paydesk.channels.base import ChannelError, Method
 from paydesk.channels.router import service as routing_service
 from paydesk.core.errors import InvalidRequest
@@ -182,3 +184,22 @@ def order_routing(
         RoutingDecisionOut.model_validate(d)
         for d in routing_service.decisions_of(session, merchant_id, order.id)
     ]
+
+
+class CashierLink(BaseModel):
+    url: str
+    """The hosted cashier of the order (docs/cashier.md): give it to the payer."""
+    expires_at: datetime
+
+
+@router.get("/orders/{order_id}/cashier", summary="The hosted cashier's link for the order")
+def order_cashier(
+    order_id: str, request: Request, session: SessionDep, principal: PrincipalDep
+) -> CashierLink:
+    merchant_id, livemode = scope(principal)
+    order = orders.get_order(session, merchant_id, livemode, order_id)
+    found = services(request)
+    return CashierLink(
+        url=cashier_url(found.settings.public_url, found.secret, order.id),
+        expires_at=order.expires_at,
+    )

@@ -1,0 +1,4 @@
+"""The hosted cashier: ``/cashier/{order}``, the page a payer opens to pay an order.
+
+See docs/cashier.md.
+"""

@@ -24,7 +24,11 @@ DEMO_MERCHANT_NAME = "Demo Shop"
 DEMO_APP_NAME = "Demo App"
 DEMO_LABEL = "demo"
 ACTOR = "cli:demo"
-SANDBOX_ACCOUNT_NAMES = {"wechatpay": "Demo WeChat Pay sandbox", "alipay": "Demo Alipay sandbox"}
+SANDBOX_ACCOUNT_NAMES = {
+    "wechatpay": "Demo WeChat Pay sandbox",
+    "alipay": "Demo Alipay sandbox",
+    "qqwallet": "Demo QQ Wallet sandbox",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +40,7 @@ class DemoKeys:
     created: bool
     """False when the demo merchant already existed and only the keys were rotated."""
     sandbox_accounts: dict[str, EnsuredAccount]
-    """Per channel (``wechatpay``, ``alipay``); empty without a sandbox."""
+    """Per channel (``wechatpay``, ``alipay``, ``qqwallet``); empty without a sandbox."""
 
 
 def seed(

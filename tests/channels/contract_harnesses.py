@@ -141,10 +141,27 @@ def stripe(sandbox: SandboxServer, notify_base: str) -> Iterator[Harness]:
         )
 
 
+@contextmanager
+def qqwallet(sandbox: SandboxServer, notify_base: str) -> Iterator[Harness]:
+    def pay(out_trade_no: str, _action: PaymentAction) -> None:
+        base = sandbox.qqwallet_control_url
+        answer = httpx.post(f"{base}/simulator/trades/{out_trade_no}/pay", json={}, timeout=30)
+        assert answer.status_code == 200, answer.text
+
+    yield Harness(
+        "qqwallet",
+        Method.QQ_NATIVE,
+        "CNY",
+        sandbox.connector(sandbox.qqwallet_account_id),
+        pay,
+    )
+
+
 HARNESSES: dict[str, Callable[[SandboxServer, str], AbstractContextManager[Harness]]] = {
     "wechatpay": wechatpay,
     "alipay": alipay,
     "stripe": stripe,
+    "qqwallet": qqwallet,
 }
 
 

@@ -21,7 +21,11 @@ from paydesk.channels.accounts.errors import ChannelAccountNameTaken
 from paydesk.channels.accounts.models import ChannelAccount, ChannelAccountMode
 from paydesk.sandbox.credentials import SandboxKeys
 
-DEFAULT_NAMES = {"wechatpay": "WeChat Pay sandbox", "alipay": "Alipay sandbox"}
+DEFAULT_NAMES = {
+    "wechatpay": "WeChat Pay sandbox",
+    "alipay": "Alipay sandbox",
+    "qqwallet": "QQ Wallet sandbox",
+}
 """The names ``paydesk channels sandbox-account`` gives when told none."""
 
 

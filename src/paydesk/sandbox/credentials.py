@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from paydesk.simulators import alipay as alipay_sim
+from paydesk.simulators import qqwallet as qq_sim
 from paydesk.simulators import wechatpay as wechat_sim
 
 FILE_NAME = "sandbox-credentials.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version 2 added QQ Wallet; a version 1 file is completed with fresh keys for it."""
 
 WECHATPAY_MCHID = "1900000109"
 """The sandbox's WeChat Pay merchant number: shared by every sandbox WeChat Pay account."""
@@ -37,8 +39,10 @@ WECHATPAY_APPID = "wxd930ea5d5a258f4f"
 ALIPAY_APP_ID = "2021000000000001"
 """The sandbox's Alipay app: shared by every sandbox Alipay account."""
 ALIPAY_SELLER_ID = "2088000000000001"
+QQWALLET_MCH_ID = "1900000110"
+"""The sandbox's QQ Wallet merchant number: shared by every sandbox QQ Wallet account."""
 
-CHANNELS = ("wechatpay", "alipay")
+CHANNELS = ("wechatpay", "alipay", "qqwallet")
 
 
 class SandboxCredentialsError(Exception):
@@ -51,6 +55,7 @@ class SandboxKeys:
 
     wechatpay: wechat_sim.TestCredentials
     alipay: alipay_sim.SandboxCredentials
+    qqwallet: qq_sim.TestCredentials
 
     def account_fields(self, channel: str) -> dict[str, str]:
         """The credentials of a sandbox channel account at ``channel``, in the field names of
@@ -74,6 +79,17 @@ class SandboxKeys:
                 "alipay_public_key_pem": ali.platform_public_key_pem,
                 "seller_id": ali.seller_id,
             }
+        if channel == "qqwallet":
+            qq = self.qqwallet
+            return {
+                "mch_id": qq.mch_id,
+                "appid": qq.appid,
+                "api_key": qq.api_key,
+                "sign_type": "HMAC-SHA256",
+                "op_user_id": qq.op_user_id,
+                "op_user_password": qq.op_user_password,
+                "app_key": qq.app_key,
+            }
         raise ValueError(f"no sandbox for channel {channel!r}; one of: {', '.join(CHANNELS)}")
 
     def __repr__(self) -> str:  # never show a key
@@ -91,7 +107,11 @@ def generate() -> SandboxKeys:
     ali = dataclasses.replace(
         alipay_sim.generate_test_credentials(app_id=ALIPAY_APP_ID), seller_id=ALIPAY_SELLER_ID
     )
-    return SandboxKeys(wechatpay=wechat, alipay=ali)
+    return SandboxKeys(wechatpay=wechat, alipay=ali, qqwallet=_new_qqwallet())
+
+
+def _new_qqwallet() -> qq_sim.TestCredentials:
+    return qq_sim.generate_test_credentials(mch_id=QQWALLET_MCH_ID)
 
 
 def path_of(data_dir: Path) -> Path:
@@ -103,6 +123,7 @@ def _to_json(keys: SandboxKeys) -> str:
         "version": FORMAT_VERSION,
         "wechatpay": dataclasses.asdict(keys.wechatpay),
         "alipay": dataclasses.asdict(keys.alipay),
+        "qqwallet": dataclasses.asdict(keys.qqwallet),
     }
     return json.dumps(document, indent=2) + "\n"
 
@@ -128,11 +149,17 @@ def load(data_dir: Path) -> SandboxKeys | None:
         raise SandboxCredentialsError(f"{path}: cannot be read ({exc.strerror})") from None
     try:
         document = json.loads(text)
-        if not isinstance(document, dict) or document.get("version") != FORMAT_VERSION:
+        version = document.get("version") if isinstance(document, dict) else None
+        if version not in (1, FORMAT_VERSION):
             raise ValueError(f"not a version {FORMAT_VERSION} sandbox credentials file")
-        return SandboxKeys(
+        keys = SandboxKeys(
             wechatpay=_part(document, "wechatpay", wechat_sim.TestCredentials),
             alipay=_part(document, "alipay", alipay_sim.SandboxCredentials),
+            qqwallet=(
+                _part(document, "qqwallet", qq_sim.TestCredentials)
+                if version == FORMAT_VERSION
+                else _new_qqwallet()
+            ),
         )
     except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
         message = str(exc) if not isinstance(exc, json.JSONDecodeError) else "not JSON"
@@ -141,6 +168,9 @@ def load(data_dir: Path) -> SandboxKeys | None:
             "(stored sandbox accounts then take them on the next `paydesk demo` or "
             "`paydesk channels sandbox-account`)"
         ) from None
+    if version != FORMAT_VERSION:  # completed with the channels added since: keep them
+        _write(data_dir, keys, replace=True)
+    return keys
 
 
 def load_or_create(data_dir: Path) -> SandboxKeys:
@@ -152,7 +182,15 @@ def load_or_create(data_dir: Path) -> SandboxKeys:
     found = load(data_dir)
     if found is not None:
         return found
-    keys = generate()
+    _write(data_dir, generate(), replace=False)
+    written = load(data_dir)
+    assert written is not None
+    return written
+
+
+def _write(data_dir: Path, keys: SandboxKeys, *, replace: bool) -> None:
+    """Write aside (mode 0600), then link into place (a new file: the first process to link
+    wins) or rename over the old one (an upgraded file)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     fd, scratch = tempfile.mkstemp(prefix=".sandbox-credentials.", dir=data_dir)  # mode 0600
     try:
@@ -160,10 +198,11 @@ def load_or_create(data_dir: Path) -> SandboxKeys:
             handle.write(_to_json(keys))
             handle.flush()
             os.fsync(handle.fileno())
+        if replace:
+            os.replace(scratch, path_of(data_dir))
+            return
         with contextlib.suppress(FileExistsError):  # another process linked its file first
             os.link(scratch, path_of(data_dir))
     finally:
-        os.unlink(scratch)
-    written = load(data_dir)
-    assert written is not None
-    return written
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(scratch)

@@ -39,12 +39,14 @@ from paydesk.sandbox.credentials import SandboxKeys
 from paydesk.sandbox.inbox import WebhookInbox
 from paydesk.sandbox.stripe_proxy import StripeSandboxProxy
 from paydesk.simulators import alipay as alipay_sim
+from paydesk.simulators import qqwallet as qq_sim
 from paydesk.simulators import wechatpay as wechat_sim
 
 WECHATPAY_PATH = "/wechatpay"
 ALIPAY_PATH = "/alipay"
 INBOX_PATH = "/webhook-inbox"
 STRIPE_PATH = "/stripe"
+QQWALLET_PATH = "/qqwallet"
 
 
 class Sandbox:
@@ -66,6 +68,7 @@ class Sandbox:
                 Route(INBOX_PATH, self.inbox.endpoint, methods=["GET", "POST", "DELETE"]),
                 Mount(WECHATPAY_PATH, app=self._simulator_app("wechatpay")),
                 Mount(ALIPAY_PATH, app=self._simulator_app("alipay")),
+                Mount(QQWALLET_PATH, app=self._simulator_app("qqwallet")),
                 Mount(STRIPE_PATH, app=StripeSandboxProxy(stripe_sandbox_url)),
             ]
         )
@@ -93,6 +96,11 @@ class Sandbox:
                     "alipay": alipay_sim.create_simulator(
                         keys.alipay.simulator_config(public_base_url=self.base_url + ALIPAY_PATH)
                     ),
+                    "qqwallet": qq_sim.create_simulator(
+                        keys.qqwallet.simulator_config(
+                            public_base_url=self.base_url + QQWALLET_PATH
+                        )
+                    ),
                 }
             return self._simulators[channel]
 
@@ -105,6 +113,8 @@ class Sandbox:
             built["wechatpay"].state.simulator.close()
         if "alipay" in built:
             alipay_sim.simulator_of(built["alipay"]).close()
+        if "qqwallet" in built:
+            built["qqwallet"].state.simulator.close()
 
     def _simulator_app(self, channel: str) -> ASGIApp:
         async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
@@ -121,6 +131,7 @@ class Sandbox:
                 "wechatpay": self.base_url + WECHATPAY_PATH,
                 "alipay_gateway": self.base_url + ALIPAY_PATH + "/gateway.do",
                 "stripe_api": self.base_url + STRIPE_PATH,
+                "qqwallet": self.base_url + QQWALLET_PATH,
                 "webhook_inbox": self.base_url + INBOX_PATH,
                 "docs": "docs/sandbox.md",
             }

@@ -27,6 +27,8 @@ from paydesk.channels.accounts.models import ChannelAccount, ChannelAccountMode
 from paydesk.channels.alipay import ALIPAY_GATEWAY_URL, AlipayConfig, AlipayConnector
 from paydesk.channels.alipay.config import TIMEOUT_S_DEFAULT as ALIPAY_TIMEOUT_S
 from paydesk.channels.base import Connector, Method
+from paydesk.channels.qqwallet import QQWalletConnector
+from paydesk.channels.qqwallet.credentials import QQWalletCredentials
 from paydesk.channels.stripe import StripeConnector, StripeCredentials
 from paydesk.channels.wechatpay import (
     WECHATPAY_GATEWAY_URL,
@@ -170,6 +172,15 @@ CHANNELS: Mapping[str, ChannelSpec] = {
             identity_fields=(),
             sandbox_path="/stripe",
             methods=(Method.CARD,),
+        ),
+        ChannelSpec(
+            channel=QQWalletConnector.channel,
+            credentials=QQWalletCredentials,
+            public_fields=("mch_id", "appid", "sign_type", "op_user_id"),
+            secret_fields=("api_key", "op_user_password"),
+            identity_fields=("mch_id",),
+            sandbox_path="/qqwallet",
+            methods=(Method.QQ_NATIVE, Method.QQ_JSAPI, Method.QQ_APP),
         ),
     )
 }

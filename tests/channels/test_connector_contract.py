@@ -157,9 +157,7 @@ def test_pay_notify_refund(setup: tuple[Harness, Capture, str]) -> None:
     # The day's statement, which now holds this payment.
     if not harness.statement:
         pytest.skip(f"{harness.channel}: its stand-in serves no statement for a day")
-    statement = connector.download_statement(
-        datetime.now(ZoneInfo(harness.statement_zone)).date()
-    )
+    statement = connector.download_statement(datetime.now(ZoneInfo(harness.statement_zone)).date())
     assert statement.content and statement.file_name
 
 

@@ -13,7 +13,10 @@ loopback port. Measured through it, by HTTP keep-alive clients in this process:
   robin, unique ``merchant_order_no``); the pay answer must show the order ``succeeded``;
 * ``parse``: ``POST /bench/parse``, the order body validated, no database (framework cost);
 * ``transfer``: ``POST /bench/transfer``, one raw-SQL ledger transfer in one transaction (the
-  cost of one database transaction behind the same stack).
+  cost of one database transaction behind the same stack);
+* ``rawpair``: ``POST /bench/raw_order`` then ``POST /bench/raw_pay/{id}``: the statements a
+  pair issues, hand-written in SQLAlchemy Core with nothing of Paydesk's around them (the
+  ceiling a pair could reach on this machine; ``pair`` over ``rawpair`` is Paydesk's own cost).
 
 Closed loop: ``--clients`` threads, each sending its next request when the previous one is
 answered, for ``--seconds`` after a warm-up: pairs (or requests) per second, p50/p99 latency.
@@ -569,6 +572,31 @@ class Scenarios:
 
         return factory
 
+    def raw_pair(self) -> OpFactory:
+        def factory(index: int) -> tuple[Op, Callable[[], None]]:
+            client = self.client()
+            rng = random.Random(f"{self.tag}-raw-{index}")
+
+            def op(n: int) -> None:
+                order_no = f"{self.tag}-raw-{index}-{n}"
+                user = self.fx.users[next(self.user_turn) % len(self.fx.users)]
+                body = {**self._order_body(order_no, user), "merchant_id": self.fx.merchant_id}
+                created = check(client.post("/bench/raw_order", json=body), 201, "raw order")
+                debit, credit = rng.sample(self.fx.accounts, 2)
+                paid = check(
+                    client.post(
+                        f"/bench/raw_pay/{created['id']}", json={"debit": debit, "credit": credit}
+                    ),
+                    200,
+                    "raw pay",
+                )
+                if paid.get("status") != "succeeded":
+                    raise OpFailed(f"raw pay: unexpected answer {paid}")
+
+            return op, client.close
+
+        return factory
+
     def transfer(self) -> OpFactory:
         def factory(index: int) -> tuple[Op, Callable[[], None]]:
             client = self.client()
@@ -615,7 +643,10 @@ def database_ok(db: Database, fx: Fixture, pairs_ok: int) -> bool:
     """Every pair the clients saw succeed is one succeeded order; the ledger still balances."""
     with unit_of_work(db, read_only=True) as session:
         succeeded = session.execute(
-            sa.text("SELECT COUNT(*) FROM orders WHERE merchant_id = :m AND status = 'succeeded'"),
+            sa.text(
+                "SELECT COUNT(*) FROM orders WHERE merchant_id = :m AND status = 'succeeded'"
+                " AND merchant_order_no NOT LIKE '%-raw-%'"  # the hand-written baseline's
+            ),
             {"m": fx.merchant_id},
         ).scalar_one()
         sums = {
@@ -746,6 +777,8 @@ def run_backend(
                 runs.transfer(), args.clients, args.seconds, args.warmup, pid, errors
             )
             out.update(report(prefix, "transfer", "req", transfer))
+            raw = closed_loop(runs.raw_pair(), args.clients, args.seconds, args.warmup, pid, errors)
+            out.update(report(prefix, "rawpair", "pairs", raw))
             spy = None
             if args.profile:
                 spy = profiler(pid, args.warmup + args.seconds, args.profile / f"{prefix}-pair.txt")
@@ -767,6 +800,16 @@ def run_backend(
                 2 * pairs.per_s / parse.per_s if parse.per_s else 0.0, 3
             )
             say(f"[{prefix}] pairs/s over transfer requests/s: {ratio:.3f}")
+            raw_ratio = raw.per_s / transfer.per_s if transfer.per_s else 0.0
+            out[f"{prefix}_ratio_rawpairs_to_transfer"] = round(raw_ratio, 3)
+            out[f"{prefix}_ratio_pairs_to_rawpairs"] = round(
+                pairs.per_s / raw.per_s if raw.per_s else 0.0, 3
+            )
+            say(
+                f"[{prefix}] hand-written pairs/s over transfer requests/s: {raw_ratio:.3f}"
+                f" (the ceiling); pairs over hand-written pairs:"
+                f" {out[f'{prefix}_ratio_pairs_to_rawpairs']:.3f}"
+            )
 
             say(
                 f"[{prefix}] open loop: {args.rate:g} requests/s ({args.rate / 2:g} pairs/s)"
@@ -835,7 +878,9 @@ def run_backend(
             )
         ok = database_ok(db, fx, runs.pairs_ok)
         out[f"{prefix}_database_checks_ok"] = ok
-        busy = max(out[f"{prefix}_{n}_client_cpu_cores"] for n in ("parse", "transfer", "pair"))
+        busy = max(
+            out[f"{prefix}_{n}_client_cpu_cores"] for n in ("parse", "transfer", "rawpair", "pair")
+        )
         out[f"{prefix}_generator_limited"] = busy >= CLIENT_BUSY_LIMIT
         return out, ok
     finally:

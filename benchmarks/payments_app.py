@@ -14,11 +14,18 @@ beside ``/v1``, under the same middleware and server:
   credit balance rows updated (in account order, the debit only if it stays non-negative),
   one journal and two entries inserted. The cost of one database transaction behind the same
   stack.
+* ``POST /bench/raw_order`` then ``POST /bench/raw_pay/{order}``: the statements Paydesk's
+  create + pay issue, written by hand in SQLAlchemy Core with no Paydesk code around them (no
+  authentication, idempotency, ORM or validation beyond the body): the order inserted; then in
+  one transaction the order read (locked on PostgreSQL), the transfer above, the attempt
+  inserted, the order marked paid, the event inserted. What the same database work costs
+  with nothing of Paydesk's in the way: the ceiling of a create + pay pair.
 """
 
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +43,9 @@ from paydesk.core.logging import configure_logging
 from paydesk.core.settings import load_settings
 from paydesk.db.base import JSONType, UTCDateTime
 from paydesk.db.engine import Database
+from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.schemas import OrderCreate
+from paydesk.webhooks.models import WebhookEvent
 
 _bearer = HTTPBearer(auto_error=False)
 """Like ``/v1``'s: reads the header; the key is not looked up (that needs the database)."""
@@ -117,6 +126,141 @@ def transfer(db: Database, body: TransferBody) -> str:
     return journal_id
 
 
+class RawOrderBody(OrderCreate):
+    merchant_id: str
+
+
+class RawPayBody(BaseModel):
+    debit: str
+    credit: str
+
+
+_orders: sa.Table = Order.__table__  # type: ignore[assignment]
+_attempts: sa.Table = PaymentAttempt.__table__  # type: ignore[assignment]
+_events: sa.Table = WebhookEvent.__table__  # type: ignore[assignment]
+
+
+def raw_order(db: Database, body: RawOrderBody) -> str:
+    order_id = new_id("ord")
+    now = clock.now()
+    with db.engine.begin() as connection:
+        connection.execute(
+            _orders.insert(),
+            {
+                "id": order_id,
+                "merchant_id": body.merchant_id,
+                "app_id": None,
+                "livemode": False,
+                "merchant_order_no": body.merchant_order_no,
+                "purpose": "purchase",
+                "amount_minor": body.amount,
+                "currency": body.currency,
+                "amount_paid_minor": 0,
+                "amount_refunded_minor": 0,
+                "subject": body.subject,
+                "user_id": body.user_id,
+                "notify_url": None,
+                "status": "created",
+                "meta": {},
+                "expires_at": now + timedelta(seconds=body.expires_in_s),
+                "paid_attempt_id": None,
+                "paid_at": None,
+                "closed_at": None,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    return order_id
+
+
+def raw_pay(db: Database, order_id: str, body: RawPayBody) -> str:
+    now = clock.now()
+    attempt_id, journal_id = new_id("pat"), new_id("jnl")
+    with db.engine.begin() as connection:
+        query = sa.select(
+            _orders.c.merchant_id, _orders.c.amount_minor, _orders.c.currency, _orders.c.status
+        ).where(_orders.c.id == order_id)
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        merchant_id, amount, currency, status = connection.execute(query).one()
+        if status != "created":
+            raise HTTPException(409, f"order is {status}")
+        for account in sorted((body.debit, body.credit)):
+            sql = DEBIT_SQL if account == body.debit else CREDIT_SQL
+            if connection.execute(sql, {"amount": amount, "account": account}).rowcount != 1:
+                raise HTTPException(409, f"balance row of {account} not updated")
+        connection.execute(
+            JOURNAL_SQL,
+            {
+                "id": journal_id,
+                "merchant_id": merchant_id,
+                "key": f"payment:{attempt_id}",
+                "hash": "0" * 64,
+                "meta": {},
+                "posted": now,
+            },
+        )
+        connection.execute(
+            ENTRIES_SQL,
+            {
+                "journal": journal_id,
+                "debit": body.debit,
+                "credit": body.credit,
+                "minus": -amount,
+                "plus": amount,
+                "currency": currency,
+                "posted": now,
+            },
+        )
+        connection.execute(
+            _attempts.insert(),
+            {
+                "id": attempt_id,
+                "merchant_id": merchant_id,
+                "order_id": order_id,
+                "method": "balance",
+                "channel": "wallet",
+                "channel_account_id": None,
+                "out_trade_no": attempt_id,
+                "status": "succeeded",
+                "amount_minor": amount,
+                "currency": currency,
+                "journal_id": journal_id,
+                "channel_trade_no": None,
+                "failure_code": None,
+                "failure_message": None,
+                "action": None,
+                "meta": {"payer": "bench"},
+                "created_at": now,
+                "updated_at": now,
+                "succeeded_at": now,
+            },
+        )
+        connection.execute(
+            _orders.update()
+            .where(_orders.c.id == order_id)
+            .values(
+                status="succeeded",
+                amount_paid_minor=amount,
+                paid_attempt_id=attempt_id,
+                paid_at=now,
+                updated_at=now,
+            )
+        )
+        connection.execute(
+            _events.insert(),
+            {
+                "id": new_id("evt"),
+                "merchant_id": merchant_id,
+                "livemode": False,
+                "type": "order.succeeded",
+                "data": {"object": "order", "id": order_id, "status": "succeeded"},
+                "created_at": now,
+            },
+        )
+    return attempt_id
+
+
 def bench_router(db: Database) -> APIRouter:
     router = APIRouter(
         prefix="/bench", dependencies=[Depends(_credentials), Depends(_idempotency_header)]
@@ -130,6 +274,14 @@ def bench_router(db: Database) -> APIRouter:
     @router.post("/transfer")
     def transfer_endpoint(body: TransferBody) -> dict[str, Any]:
         return {"ok": True, "journal_id": transfer(db, body)}
+
+    @router.post("/raw_order", status_code=201)
+    def raw_order_endpoint(body: RawOrderBody) -> dict[str, Any]:
+        return {"id": raw_order(db, body), "status": "created"}
+
+    @router.post("/raw_pay/{order_id}")
+    def raw_pay_endpoint(order_id: str, body: RawPayBody) -> dict[str, Any]:
+        return {"attempt_id": raw_pay(db, order_id, body), "status": "succeeded"}
 
     return router
 

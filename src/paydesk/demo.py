@@ -28,6 +28,7 @@ SANDBOX_ACCOUNT_NAMES = {
     "wechatpay": "Demo WeChat Pay sandbox",
     "alipay": "Demo Alipay sandbox",
     "qqwallet": "Demo QQ Wallet sandbox",
+    "unionpay": "Demo UnionPay sandbox",
 }
 
 

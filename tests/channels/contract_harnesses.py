@@ -76,6 +76,9 @@ class Harness:
     """False where the stand-in has no statement the connector can read (said in the test)."""
     statement_zone: str = "Asia/Shanghai"
     """Whose calendar a statement's day is: the channel's (China's for the Chinese ones)."""
+    closes_unpaid: bool = True
+    """False for a channel without a close: an unpaid payment stays payable until it expires,
+    and closing it before is refused (ChannelRejected), never pretended."""
     closed_reads_as: frozenset[PaymentStatus] = frozenset({PaymentStatus.CLOSED})
     """What a query says of a payment closed before anyone paid (None: not found, is fine
     for every channel)."""
@@ -157,11 +160,34 @@ def qqwallet(sandbox: SandboxServer, notify_base: str) -> Iterator[Harness]:
     )
 
 
+@contextmanager
+def unionpay(sandbox: SandboxServer, notify_base: str) -> Iterator[Harness]:
+    def pay(out_trade_no: str, action: PaymentAction) -> None:
+        # The payer's browser posts the signed form: only then does UnionPay know the order.
+        assert action.redirect_url is not None
+        opened = httpx.post(action.redirect_url, data=dict(action.form_fields), timeout=30)
+        assert opened.status_code == 200, opened.text
+        base = sandbox.unionpay_control_url
+        answer = httpx.post(f"{base}/simulator/trades/{out_trade_no}/pay", json={}, timeout=30)
+        assert answer.status_code == 200, answer.text
+
+    yield Harness(
+        "unionpay",
+        Method.UNIONPAY_PAGE,
+        "CNY",
+        sandbox.connector(sandbox.unionpay_account_id),
+        pay,
+        # UnionPay has no close: an order expires at its payTimeout (docs/channels-unionpay.md).
+        closes_unpaid=False,
+    )
+
+
 HARNESSES: dict[str, Callable[[SandboxServer, str], AbstractContextManager[Harness]]] = {
     "wechatpay": wechatpay,
     "alipay": alipay,
     "stripe": stripe,
     "qqwallet": qqwallet,
+    "unionpay": unionpay,
 }
 
 

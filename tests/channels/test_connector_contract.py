@@ -22,6 +22,7 @@ from paydesk.channels.accounts.registry import CHANNELS, spec_of
 from paydesk.channels.base import (
     ActionKind,
     ChannelPayment,
+    ChannelRejected,
     InvalidNotification,
     PaymentNotFound,
     PaymentRequest,
@@ -168,6 +169,10 @@ def test_close_unpaid(setup: tuple[Harness, Capture, str]) -> None:
         pytest.skip(f"{harness.channel}: a payment made with a token is paid at create")
     request = _request(harness, capture_base, 700)
     action = connector.create_payment(request)
+    if not harness.closes_unpaid:
+        with pytest.raises(ChannelRejected):
+            connector.close_payment(request.out_trade_no, action.channel_trade_no)
+        return
     connector.close_payment(request.out_trade_no, action.channel_trade_no)
     after = _query(harness, request.out_trade_no, action.channel_trade_no)
     assert after is None or after.status in harness.closed_reads_as

@@ -54,7 +54,7 @@ def test_scan_and_pay_in_the_simulator_then_see_success(sandbox: SandboxServer, 
     expect(page.locator(".subject")).to_have_text("Gem pack")
     expect(page.locator("#amount")).to_have_text("12.34 CNY")
     labels = page.locator("button.method").all_inner_texts()
-    assert labels == ["WeChat Pay", "Alipay (scan)", "Alipay", "QQ Wallet"]
+    assert labels == ["WeChat Pay", "Alipay (scan)", "Alipay", "UnionPay card", "QQ Wallet"]
     # Fits a phone: nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
@@ -89,7 +89,7 @@ def test_an_order_closed_while_the_page_is_open_shows_it_expired(
 ) -> None:
     created = create_order(sandbox, 800)
     page.goto(cashier_link(sandbox, created["id"]))
-    expect(page.locator("button.method")).to_have_count(4)
+    expect(page.locator("button.method")).to_have_count(5)
     closed = httpx.post(
         f"{sandbox.base_url}/v1/orders/{created['id']}/close", headers=sandbox.headers
     )

@@ -43,15 +43,20 @@ def test_migrate_demo_serve_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
     admin_key = re.search(r"pd_admin_sk_\w+", demo).group(0)  # type: ignore[union-attr]
     # Both sandbox channel accounts, made once, with the quick start to try them.
     sandbox_accounts = re.findall(
-        r"^  (wechatpay|alipay|qqwallet) +(cha_\w+) .*\(created\)", demo, re.M
+        r"^  (wechatpay|alipay|qqwallet|unionpay) +(cha_\w+) .*\(created\)", demo, re.M
     )
-    assert [c for c, _ in sandbox_accounts] == ["wechatpay", "alipay", "qqwallet"], demo
+    assert [c for c, _ in sandbox_accounts] == [
+        "wechatpay",
+        "alipay",
+        "qqwallet",
+        "unionpay",
+    ], demo
     assert f"KEY={test_key}" in demo and '{"method": "wechat_native"}' in demo
     assert f"http://127.0.0.1:{port}/sandbox/webhook-inbox" in demo
     again = _paydesk("demo", env=env)
-    assert re.findall(r"^  (wechatpay|alipay|qqwallet) +(cha_\w+) .*\(found\)", again, re.M) == (
-        sandbox_accounts
-    )
+    assert re.findall(
+        r"^  (wechatpay|alipay|qqwallet|unionpay) +(cha_\w+) .*\(found\)", again, re.M
+    ) == (sandbox_accounts)
     test_key = re.search(r"pd_test_sk_\w+", again).group(0)  # type: ignore[union-attr]
     admin_key = re.search(r"pd_admin_sk_\w+", again).group(0)  # type: ignore[union-attr]
     keys_file = tmp_path / "var" / "sandbox-credentials.json"

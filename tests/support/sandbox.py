@@ -53,12 +53,15 @@ class SandboxServer:
     wechat_account_id: str
     alipay_account_id: str
     qqwallet_account_id: str
+    unionpay_account_id: str
     wechat_control_url: str
     """``<base_url>/sandbox/wechatpay``: the simulator's gateway, pay pages, control API."""
     alipay_control_url: str
     """``<base_url>/sandbox/alipay``: the gateway at ``/gateway.do``, pages, control API."""
     qqwallet_control_url: str
     """``<base_url>/sandbox/qqwallet``: the ``/cgi-bin`` API, pay pages, control API."""
+    unionpay_control_url: str
+    """``<base_url>/sandbox/unionpay``: the ``/gateway/api`` gateway, pages, control API."""
     wechat_credentials: wechat_sim.TestCredentials
     alipay_credentials: alipay_sim.SandboxCredentials
     settings: Settings
@@ -124,7 +127,7 @@ def sandbox_server(db: Database, tmp_path: Path, **settings: Any) -> Iterator[Sa
             channel: ensure_sandbox_account(
                 session, merchant.id, channel, keys=keys, secret=secret, actor="test"
             ).account.id
-            for channel in ("wechatpay", "alipay", "qqwallet")
+            for channel in ("wechatpay", "alipay", "qqwallet", "unionpay")
         }
     with serving(app, port=port) as base_url:
         yield SandboxServer(
@@ -136,9 +139,11 @@ def sandbox_server(db: Database, tmp_path: Path, **settings: Any) -> Iterator[Sa
             wechat_account_id=accounts["wechatpay"],
             alipay_account_id=accounts["alipay"],
             qqwallet_account_id=accounts["qqwallet"],
+            unionpay_account_id=accounts["unionpay"],
             wechat_control_url=f"{base_url}/sandbox/wechatpay",
             alipay_control_url=f"{base_url}/sandbox/alipay",
             qqwallet_control_url=f"{base_url}/sandbox/qqwallet",
+            unionpay_control_url=f"{base_url}/sandbox/unionpay",
             wechat_credentials=keys.wechatpay,
             alipay_credentials=keys.alipay,
             settings=config,

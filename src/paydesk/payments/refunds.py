@@ -244,8 +244,14 @@ def _failed(session: Session, refund: Refund, code: str, message: str) -> None:
 
 
 def apply_refund(session: Session, refund: Refund, reported: ChannelRefund) -> None:
-    """Apply the channel's view of ``refund`` (locked); idempotent."""
-    if refund.status != RefundState.PENDING or reported.status is RefundStatus.PENDING:
+    """Apply the channel's view of ``refund`` (locked); idempotent. A pending answer keeps the
+    channel's refund number, which some channels need to query the refund (UnionPay)."""
+    if refund.status != RefundState.PENDING:
+        return
+    if reported.status is RefundStatus.PENDING:
+        if reported.channel_refund_no and not refund.channel_refund_no:
+            refund.channel_refund_no = reported.channel_refund_no
+            refund.updated_at = clock.now()
         return
     if (reported.refund_minor, reported.currency) != (refund.amount_minor, refund.currency):
         raise AmountMismatch(

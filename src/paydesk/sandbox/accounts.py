@@ -25,6 +25,7 @@ DEFAULT_NAMES = {
     "wechatpay": "WeChat Pay sandbox",
     "alipay": "Alipay sandbox",
     "qqwallet": "QQ Wallet sandbox",
+    "unionpay": "UnionPay sandbox",
 }
 """The names ``paydesk channels sandbox-account`` gives when told none."""
 

@@ -26,11 +26,13 @@ from typing import Any
 
 from paydesk.simulators import alipay as alipay_sim
 from paydesk.simulators import qqwallet as qq_sim
+from paydesk.simulators import unionpay as unionpay_sim
 from paydesk.simulators import wechatpay as wechat_sim
 
 FILE_NAME = "sandbox-credentials.json"
-FORMAT_VERSION = 2
-"""Version 2 added QQ Wallet; a version 1 file is completed with fresh keys for it."""
+FORMAT_VERSION = 3
+"""Version 2 added QQ Wallet, 3 UnionPay; an older file is completed with fresh keys for the
+channels it lacks (and rewritten)."""
 
 WECHATPAY_MCHID = "1900000109"
 """The sandbox's WeChat Pay merchant number: shared by every sandbox WeChat Pay account."""
@@ -41,8 +43,10 @@ ALIPAY_APP_ID = "2021000000000001"
 ALIPAY_SELLER_ID = "2088000000000001"
 QQWALLET_MCH_ID = "1900000110"
 """The sandbox's QQ Wallet merchant number: shared by every sandbox QQ Wallet account."""
+UNIONPAY_MER_ID = "777290058110048"
+"""The sandbox's UnionPay merchant (15 digits, in the shape of UnionPay's test merchants)."""
 
-CHANNELS = ("wechatpay", "alipay", "qqwallet")
+CHANNELS = ("wechatpay", "alipay", "qqwallet", "unionpay")
 
 
 class SandboxCredentialsError(Exception):
@@ -56,6 +60,7 @@ class SandboxKeys:
     wechatpay: wechat_sim.TestCredentials
     alipay: alipay_sim.SandboxCredentials
     qqwallet: qq_sim.TestCredentials
+    unionpay: unionpay_sim.SandboxCredentials
 
     def account_fields(self, channel: str) -> dict[str, str]:
         """The credentials of a sandbox channel account at ``channel``, in the field names of
@@ -90,6 +95,8 @@ class SandboxKeys:
                 "op_user_password": qq.op_user_password,
                 "app_key": qq.app_key,
             }
+        if channel == "unionpay":
+            return self.unionpay.credential_fields()
         raise ValueError(f"no sandbox for channel {channel!r}; one of: {', '.join(CHANNELS)}")
 
     def __repr__(self) -> str:  # never show a key
@@ -107,7 +114,13 @@ def generate() -> SandboxKeys:
     ali = dataclasses.replace(
         alipay_sim.generate_test_credentials(app_id=ALIPAY_APP_ID), seller_id=ALIPAY_SELLER_ID
     )
-    return SandboxKeys(wechatpay=wechat, alipay=ali, qqwallet=_new_qqwallet())
+    return SandboxKeys(
+        wechatpay=wechat, alipay=ali, qqwallet=_new_qqwallet(), unionpay=_new_unionpay()
+    )
+
+
+def _new_unionpay() -> unionpay_sim.SandboxCredentials:
+    return unionpay_sim.generate_test_credentials(mer_id=UNIONPAY_MER_ID)
 
 
 def _new_qqwallet() -> qq_sim.TestCredentials:
@@ -124,6 +137,7 @@ def _to_json(keys: SandboxKeys) -> str:
         "wechatpay": dataclasses.asdict(keys.wechatpay),
         "alipay": dataclasses.asdict(keys.alipay),
         "qqwallet": dataclasses.asdict(keys.qqwallet),
+        "unionpay": dataclasses.asdict(keys.unionpay),
     }
     return json.dumps(document, indent=2) + "\n"
 
@@ -150,15 +164,20 @@ def load(data_dir: Path) -> SandboxKeys | None:
     try:
         document = json.loads(text)
         version = document.get("version") if isinstance(document, dict) else None
-        if version not in (1, FORMAT_VERSION):
+        if version not in (1, 2, FORMAT_VERSION):
             raise ValueError(f"not a version {FORMAT_VERSION} sandbox credentials file")
         keys = SandboxKeys(
             wechatpay=_part(document, "wechatpay", wechat_sim.TestCredentials),
             alipay=_part(document, "alipay", alipay_sim.SandboxCredentials),
             qqwallet=(
                 _part(document, "qqwallet", qq_sim.TestCredentials)
-                if version == FORMAT_VERSION
+                if "qqwallet" in document
                 else _new_qqwallet()
+            ),
+            unionpay=(
+                _part(document, "unionpay", unionpay_sim.SandboxCredentials)
+                if "unionpay" in document
+                else _new_unionpay()
             ),
         )
     except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError

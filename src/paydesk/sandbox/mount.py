@@ -40,6 +40,7 @@ from paydesk.sandbox.inbox import WebhookInbox
 from paydesk.sandbox.stripe_proxy import StripeSandboxProxy
 from paydesk.simulators import alipay as alipay_sim
 from paydesk.simulators import qqwallet as qq_sim
+from paydesk.simulators import unionpay as unionpay_sim
 from paydesk.simulators import wechatpay as wechat_sim
 
 WECHATPAY_PATH = "/wechatpay"
@@ -47,6 +48,7 @@ ALIPAY_PATH = "/alipay"
 INBOX_PATH = "/webhook-inbox"
 STRIPE_PATH = "/stripe"
 QQWALLET_PATH = "/qqwallet"
+UNIONPAY_PATH = "/unionpay"
 
 
 class Sandbox:
@@ -69,6 +71,7 @@ class Sandbox:
                 Mount(WECHATPAY_PATH, app=self._simulator_app("wechatpay")),
                 Mount(ALIPAY_PATH, app=self._simulator_app("alipay")),
                 Mount(QQWALLET_PATH, app=self._simulator_app("qqwallet")),
+                Mount(UNIONPAY_PATH, app=self._simulator_app("unionpay")),
                 Mount(STRIPE_PATH, app=StripeSandboxProxy(stripe_sandbox_url)),
             ]
         )
@@ -101,6 +104,11 @@ class Sandbox:
                             public_base_url=self.base_url + QQWALLET_PATH
                         )
                     ),
+                    "unionpay": unionpay_sim.create_simulator(
+                        keys.unionpay.simulator_config(
+                            public_base_url=self.base_url + UNIONPAY_PATH
+                        )
+                    ),
                 }
             return self._simulators[channel]
 
@@ -115,6 +123,8 @@ class Sandbox:
             alipay_sim.simulator_of(built["alipay"]).close()
         if "qqwallet" in built:
             built["qqwallet"].state.simulator.close()
+        if "unionpay" in built:
+            unionpay_sim.simulator_of(built["unionpay"]).close()
 
     def _simulator_app(self, channel: str) -> ASGIApp:
         async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
@@ -132,6 +142,7 @@ class Sandbox:
                 "alipay_gateway": self.base_url + ALIPAY_PATH + "/gateway.do",
                 "stripe_api": self.base_url + STRIPE_PATH,
                 "qqwallet": self.base_url + QQWALLET_PATH,
+                "unionpay_gateway": self.base_url + UNIONPAY_PATH + "/gateway/api",
                 "webhook_inbox": self.base_url + INBOX_PATH,
                 "docs": "docs/sandbox.md",
             }

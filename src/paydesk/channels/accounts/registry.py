@@ -30,6 +30,8 @@ from paydesk.channels.base import Connector, Method
 from paydesk.channels.qqwallet import QQWalletConnector
 from paydesk.channels.qqwallet.credentials import QQWalletCredentials
 from paydesk.channels.stripe import StripeConnector, StripeCredentials
+from paydesk.channels.unionpay import UnionPayConnector
+from paydesk.channels.unionpay.credentials import UnionPayCredentials
 from paydesk.channels.wechatpay import (
     WECHATPAY_GATEWAY_URL,
     WeChatPayConfig,
@@ -181,6 +183,15 @@ CHANNELS: Mapping[str, ChannelSpec] = {
             identity_fields=("mch_id",),
             sandbox_path="/qqwallet",
             methods=(Method.QQ_NATIVE, Method.QQ_JSAPI, Method.QQ_APP),
+        ),
+        ChannelSpec(
+            channel=UnionPayConnector.channel,
+            credentials=UnionPayCredentials,
+            public_fields=("mer_id", "sign_cert_id"),
+            secret_fields=("sign_private_key_pem",),
+            identity_fields=("mer_id",),
+            sandbox_path="/unionpay",
+            methods=(Method.UNIONPAY_PAGE, Method.UNIONPAY_WAP),
         ),
     )
 }

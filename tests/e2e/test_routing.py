@@ -180,3 +180,13 @@ def test_gray_release_keeps_an_account_for_its_users(sandbox: SandboxServer) -> 
         answer = pay(sandbox, created["id"], "wechat_native")
         assert answer.status_code == 200, answer.text
         assert answer.json()["attempt"]["channel_account_id"] == expected, user
+
+
+def test_only_channels_taking_the_order_currency_are_candidates(sandbox: SandboxServer) -> None:
+    created = create_order(sandbox, 500, currency="USD")
+    answer = pay(sandbox, created["id"], "wechat_native")
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "no_channel_account"
+    assert "in USD" in error["message"] and "taking USD: none of them" in error["message"]
+    assert get(sandbox, f"/v1/orders/{created['id']}")["status"] == "created"

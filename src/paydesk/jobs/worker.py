@@ -72,6 +72,7 @@ BUILTIN_MODULES = (
     "paydesk.wallet.prepaid",
     "paydesk.payments.order_centre",
     "paydesk.payments.refunds",
+    "paydesk.payments.settlement",
     "paydesk.webhooks.delivery",
 )
 """Imported by every worker: Paydesk's own handlers and schedules."""

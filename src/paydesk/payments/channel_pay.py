@@ -67,14 +67,17 @@ class Opened:
 
 
 def named_account(
-    session: Session, merchant_id: str, livemode: bool, method: Method, account_id: str
+    session: Session, order: Order, method: Method, account_id: str
 ) -> ChannelAccount:
-    """The account the pay request names, if it can take ``method`` in the key's mode."""
-    mode = ChannelAccountMode.LIVE if livemode else ChannelAccountMode.SANDBOX
-    account = channel_accounts.get_account(session, merchant_id, account_id)
-    if account.channel not in channels_serving(method) or account.mode != mode:
+    """The account the pay request names, if it can take ``method`` in the order's mode and
+    currency."""
+    mode = ChannelAccountMode.LIVE if order.livemode else ChannelAccountMode.SANDBOX
+    account = channel_accounts.get_account(session, order.merchant_id, account_id)
+    serving = channels_serving(method, order.currency)
+    if account.channel not in serving or account.mode != mode:
         raise NoChannelAccount(
-            f"channel account {account_id} is not a {mode.value} account serving {method.value}",
+            f"channel account {account_id} is not a {mode.value} account serving "
+            f"{method.value} in {order.currency}",
             param="channel_account_id",
         )
     return account
@@ -99,7 +102,7 @@ def open_attempt(
     check_payable(order)
     routed = None
     if pay.channel_account_id is not None:
-        account = named_account(session, merchant_id, livemode, method, pay.channel_account_id)
+        account = named_account(session, order, method, pay.channel_account_id)
         policy = router.get_policy(session, merchant_id)[0]
     else:
         routed = route_payment(session, order, method, user_id=pay.user_id, exclude=exclude)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from paydesk.api.pagination import Page, to_page
 from paydesk.api.routing import (
@@ -20,11 +20,11 @@ from paydesk.api.routing import (
 from paydesk.cashier.tokens import cashier_url
 from paydesk.channels.base import ChannelError, Method
 from paydesk.channels.router import service as routing_service
-from paydesk.core.errors import InvalidRequest
+from paydesk.core.errors import InvalidRequest, NotFound
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from paydesk.merchants.models import KeyMode
 from paydesk.merchants.principal import Principal
-from paydesk.payments import channel_pay, orders, paying
+from paydesk.payments import channel_pay, orders, paying, settlement
 from paydesk.payments.methods import platform_method
 from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.schemas import (
@@ -203,3 +203,47 @@ def order_cashier(
         url=cashier_url(found.settings.public_url, found.secret, order.id),
         expires_at=order.expires_at,
     )
+
+
+class SettlementOut(BaseModel):
+    """The order's payment converted into the merchant's settlement currency (docs/fx.md)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    order_id: str
+    attempt_id: str
+    from_currency: str
+    from_amount: int = Field(validation_alias="from_amount_minor")
+    to_currency: str
+    to_amount: int = Field(validation_alias="to_amount_minor")
+    rate: str
+    rate_id: str
+    rate_source: str
+    rate_as_of: datetime
+    rate_inverted: bool
+    rounding: str
+    journal_id: str
+    given_back_from: int = Field(validation_alias="given_back_from_minor")
+    given_back_to: int = Field(validation_alias="given_back_to_minor")
+    created_at: datetime
+
+
+class NotConverted(NotFound):
+    code = "not_converted"
+
+
+@router.get(
+    "/orders/{order_id}/settlement",
+    summary="The order's payment in the merchant's settlement currency: both amounts, the rate",
+)
+def order_settlement(order_id: str, session: SessionDep, principal: PrincipalDep) -> SettlementOut:
+    merchant_id, livemode = scope(principal)
+    order = orders.get_order(session, merchant_id, livemode, order_id)
+    conversion = settlement.conversion_of(session, order.id)
+    if conversion is None:
+        raise NotConverted(
+            f"order {order.id} was not converted (settled in its own currency, not paid, or "
+            "waiting for an exchange rate)"
+        )
+    return SettlementOut.model_validate(conversion)

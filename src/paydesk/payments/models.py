@@ -112,6 +112,9 @@ class Refund(Base):
     """The journal that set the money aside when the refund was accepted."""
     settle_journal_id: Mapped[str | None] = mapped_column(sa.String(40))
     """The journal that completed it: paid back to the channel, or returned to the merchant."""
+    settlement_back_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    """For a converted payment: the settlement-currency amount converted back for this refund
+    (converted again at the same rate if the refund fails)."""
     failure_code: Mapped[str | None] = mapped_column(sa.String(60))
     failure_message: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -126,4 +129,40 @@ class PaymentSettings(Base):
 
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"), primary_key=True)
     refund_window_days: Mapped[int] = mapped_column(sa.Integer)
+    settlement_currency: Mapped[str | None] = mapped_column(sa.String(3))
+    """Channel payments in another currency are converted into it (docs/fx.md); None: the
+    merchant is settled in each order's own currency."""
+    fx_rounding: Mapped[str] = mapped_column(sa.String(20), server_default="half_even")
+    fx_rate_max_age_s: Mapped[int] = mapped_column(sa.Integer, server_default="86400")
+    """A rate older than this is not used: the conversion waits for a fresh one."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SettlementConversion(Base):
+    """A channel payment converted into the merchant's settlement currency, once: both
+    amounts, the rate with its source and time, the rounding; and how much of it refunds
+    have given back."""
+
+    __tablename__ = "settlement_conversions"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
+    order_id: Mapped[str] = mapped_column(sa.ForeignKey("orders.id"), unique=True)
+    attempt_id: Mapped[str] = mapped_column(sa.String(40))
+    from_currency: Mapped[str] = mapped_column(sa.String(3))
+    from_amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    to_currency: Mapped[str] = mapped_column(sa.String(3))
+    to_amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    rate: Mapped[str] = mapped_column(sa.String(80))
+    """Units of ``to_currency`` per unit of ``from_currency``, exact text."""
+    rate_id: Mapped[str] = mapped_column(sa.String(40))
+    rate_source: Mapped[str] = mapped_column(sa.String(100))
+    rate_as_of: Mapped[datetime] = mapped_column(UTCDateTime())
+    rate_inverted: Mapped[bool] = mapped_column(sa.Boolean)
+    """The recorded rate was ``to -> from`` and is used inverted, exactly."""
+    rounding: Mapped[str] = mapped_column(sa.String(20))
+    journal_id: Mapped[str] = mapped_column(sa.String(40))
+    given_back_from_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    """What refunds have converted back, in each currency."""
+    given_back_to_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

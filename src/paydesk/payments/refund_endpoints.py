@@ -11,7 +11,7 @@ from paydesk.api.pagination import Page, to_page
 from paydesk.api.routing import ApiRoute, PrincipalDep, SessionDep
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from paydesk.merchants.schemas import Strict
-from paydesk.payments import refunds
+from paydesk.payments import payment_settings, refunds
 from paydesk.payments.endpoints import scope
 
 router = APIRouter(route_class=ApiRoute, tags=["refunds"])
@@ -48,11 +48,38 @@ class RefundOut(BaseModel):
 
 
 class PaymentSettingsIn(Strict):
-    refund_window_days: int = Field(description="Days after payment a refund is accepted.")
+    """Only the settings given change."""
+
+    refund_window_days: int | None = Field(
+        default=None, description="Days after payment a refund is accepted."
+    )
+    settlement_currency: str | None = Field(
+        default=None,
+        description="Channel payments in other currencies are converted into it (docs/fx.md); "
+        "null: settle each order in its own currency.",
+    )
+    fx_rounding: str | None = Field(
+        default=None, description="half_even (default), half_up, down, up, floor, ceiling."
+    )
+    fx_rate_max_age_s: int | None = Field(
+        default=None, description="A rate older than this is not used (default 86400)."
+    )
 
 
 class PaymentSettingsOut(BaseModel):
     refund_window_days: int
+    settlement_currency: str | None
+    fx_rounding: str
+    fx_rate_max_age_s: int
+
+
+def _settings_out(settings: payment_settings.Settings) -> PaymentSettingsOut:
+    return PaymentSettingsOut(
+        refund_window_days=settings.refund_window_days,
+        settlement_currency=settings.settlement_currency,
+        fx_rounding=settings.fx_rounding.value,
+        fx_rate_max_age_s=settings.fx_rate_max_age_s,
+    )
 
 
 @router.post("/refunds", status_code=201, summary="Refund a paid order, in part or in full")
@@ -93,7 +120,7 @@ def get_refund(refund_id: str, session: SessionDep, principal: PrincipalDep) -> 
 @router.get("/payment-settings", summary="The merchant's payment settings")
 def get_payment_settings(session: SessionDep, principal: PrincipalDep) -> PaymentSettingsOut:
     merchant_id, _ = scope(principal)
-    return PaymentSettingsOut(refund_window_days=refunds.refund_window_days(session, merchant_id))
+    return _settings_out(payment_settings.current(session, merchant_id))
 
 
 @router.put("/payment-settings", summary="Change the merchant's payment settings")
@@ -101,5 +128,13 @@ def put_payment_settings(
     body: PaymentSettingsIn, session: SessionDep, principal: PrincipalDep
 ) -> PaymentSettingsOut:
     merchant_id, _ = scope(principal)
-    days = refunds.set_refund_window_days(session, merchant_id, body.refund_window_days)
-    return PaymentSettingsOut(refund_window_days=days)
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    if "settlement_currency" not in changes:
+        changes = {name: value for name, value in changes.items() if value is not None}
+    else:
+        changes = {
+            name: value
+            for name, value in changes.items()
+            if value is not None or name == "settlement_currency"
+        }
+    return _settings_out(payment_settings.update(session, merchant_id, changes))

@@ -38,10 +38,17 @@ from paydesk.core.settings import Settings
 from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
 from paydesk.jobs.registry import JobContext, PermanentJobError, job_handler
-from paydesk.payments import events, instruments, postings, schedule
+from paydesk.payments import (
+    events,
+    instruments,
+    payment_settings,
+    postings,
+    schedule,
+    settlement,
+)
 from paydesk.payments.connectors import connector_of, notify_url
 from paydesk.payments.methods import WALLET_CHANNEL
-from paydesk.payments.models import Order, PaymentAttempt, PaymentSettings, Refund
+from paydesk.payments.models import Order, PaymentAttempt, Refund
 from paydesk.payments.orders import get_order, lock_order
 from paydesk.payments.states import (
     PAID_ORDER_STATUSES,
@@ -57,8 +64,6 @@ from paydesk.webhooks.events import EventType
 
 log = structlog.get_logger("paydesk.refunds")
 
-REFUND_WINDOW_DAYS_DEFAULT = 365
-REFUND_WINDOW_DAYS_MAX = 3650
 REASON_LENGTH_MAX = 200
 
 
@@ -72,23 +77,7 @@ class RefundWindowClosed(InvalidRequest):
 
 # --- settings ------------------------------------------------------------------------------
 def refund_window_days(session: Session, merchant_id: str) -> int:
-    row = session.get(PaymentSettings, merchant_id)
-    return row.refund_window_days if row is not None else REFUND_WINDOW_DAYS_DEFAULT
-
-
-def set_refund_window_days(session: Session, merchant_id: str, days: int) -> int:
-    if not 0 <= days <= REFUND_WINDOW_DAYS_MAX:
-        raise InvalidRequest(
-            f"refund_window_days is 0 to {REFUND_WINDOW_DAYS_MAX}", param="refund_window_days"
-        )
-    row = session.get(PaymentSettings, merchant_id)
-    if row is None:
-        row = PaymentSettings(merchant_id=merchant_id)
-        session.add(row)
-    row.refund_window_days = days
-    row.updated_at = clock.now()
-    session.flush()
-    return days
+    return payment_settings.current(session, merchant_id).refund_window_days
 
 
 # --- creating ------------------------------------------------------------------------------
@@ -173,6 +162,7 @@ def create_refund(
         refund.settle_journal_id = refund.journal_id
         _succeeded(session, refund, None)
     else:
+        refund.settlement_back_minor = settlement.give_back(session, order, refund)
         refund.journal_id = postings.reserve_refund(session, refund, order)
         schedule.schedule_refund_submit(session, refund)
     session.flush()
@@ -234,6 +224,7 @@ def _failed(session: Session, refund: Refund, code: str, message: str) -> None:
     order = session.get(Order, refund.order_id)
     assert order is not None
     refund.settle_journal_id = postings.release_refund(session, refund, order)
+    settlement.restore(session, order, refund)
     refund.status = RefundState.FAILED
     refund.failure_code = code[:60]
     refund.failure_message = message[:300]

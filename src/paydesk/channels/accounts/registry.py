@@ -126,6 +126,9 @@ class ChannelSpec:
     methods: tuple[Method, ...] = ()
     """The payment methods the channel serves: the router's candidates for a method are the
     accounts of every channel that serves it."""
+    currencies: frozenset[str] | None = frozenset({"CNY"})
+    """The ISO 4217 currencies its payments may be in; None: any (the channel says no to
+    those it does not take)."""
 
     def __post_init__(self) -> None:
         fields = self.credentials.model_fields
@@ -174,6 +177,7 @@ CHANNELS: Mapping[str, ChannelSpec] = {
             identity_fields=(),
             sandbox_path="/stripe",
             methods=(Method.CARD,),
+            currencies=None,
         ),
         ChannelSpec(
             channel=QQWalletConnector.channel,
@@ -197,9 +201,14 @@ CHANNELS: Mapping[str, ChannelSpec] = {
 }
 
 
-def channels_serving(method: Method) -> tuple[str, ...]:
-    """The channels whose accounts can take a payment by ``method``."""
-    return tuple(spec.channel for spec in CHANNELS.values() if method in spec.methods)
+def channels_serving(method: Method, currency: str | None = None) -> tuple[str, ...]:
+    """The channels whose accounts can take a payment by ``method`` (in ``currency``)."""
+    return tuple(
+        spec.channel
+        for spec in CHANNELS.values()
+        if method in spec.methods
+        and (currency is None or spec.currencies is None or currency in spec.currencies)
+    )
 
 
 def spec_of(channel: str) -> ChannelSpec:

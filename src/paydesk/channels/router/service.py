@@ -160,12 +160,12 @@ _CANDIDATES = (
 
 
 def candidate_accounts(
-    session: Session, merchant_id: str, livemode: bool, method: Method
+    session: Session, merchant_id: str, livemode: bool, method: Method, currency: str
 ) -> tuple[list[Candidate], int | None]:
     """Active accounts of the merchant, in the key's mode, of every channel serving
-    ``method``, oldest first; and the version of the merchant's policy (None: no policy, or
-    no candidates), read in the same statement."""
-    channels = channels_serving(method)
+    ``method`` in ``currency``, oldest first; and the version of the merchant's policy (None:
+    no policy, or no candidates), read in the same statement."""
+    channels = channels_serving(method, currency)
     if not channels:
         return [], None
     mode = ChannelAccountMode.LIVE if livemode else ChannelAccountMode.SANDBOX
@@ -212,13 +212,17 @@ def route(
     has none for the method, :class:`NoChannelAvailable` when none can take it now.
     ``health_of(window_s)``: the success counts of the merchant's accounts over the policy's
     window (the payments module keeps them)."""
-    candidates, known_version = candidate_accounts(session, merchant_id, livemode, method)
+    candidates, known_version = candidate_accounts(
+        session, merchant_id, livemode, method, ctx.currency
+    )
     if not candidates:
         mode = "live" if livemode else "sandbox"
         served_by = ", ".join(channels_serving(method)) or "no channel"
+        taking = ", ".join(channels_serving(method, ctx.currency)) or "none of them"
         raise NoChannelAccount(
-            f"no active {mode} channel account for {method.value} (served by {served_by}): "
-            "add one with POST /v1/channel-accounts",
+            f"no active {mode} channel account for {method.value} in {ctx.currency} (served "
+            f"by {served_by}; taking {ctx.currency}: {taking}): add one with "
+            "POST /v1/channel-accounts",
             param="method",
         )
     policy, version = get_policy(session, merchant_id, known_version=known_version)

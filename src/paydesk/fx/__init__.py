@@ -1,0 +1,1 @@
+"""Exchange rates and currency conversion (docs/fx.md)."""

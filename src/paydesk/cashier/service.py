@@ -23,6 +23,7 @@ from paydesk.core import clock
 from paydesk.core.currencies import iso_currency
 from paydesk.core.settings import Settings
 from paydesk.db.engine import Database
+from paydesk.features import service as features
 from paydesk.merchants.models import Merchant
 from paydesk.payments import channel_pay
 from paydesk.payments.methods import PayInput
@@ -82,6 +83,8 @@ def available_methods(session: Session, order: Order) -> list[tuple[str, str]]:
 
 def view(session: Session, order_id: str) -> View:
     order = order_of(session, order_id)
+    if not features.enabled_for(session, "hosted_cashier", order.merchant_id):
+        raise OrderNotFound(f"no cashier for order {order_id}")
     merchant = session.get(Merchant, order.merchant_id)
     assert merchant is not None
     status = shown_status(order)
@@ -113,6 +116,8 @@ def pay(
     try:
         session.begin()
         order = order_of(session, order_id)
+        if not features.enabled_for(session, "hosted_cashier", order.merchant_id):
+            return {"error": "the hosted cashier is not enabled for this merchant"}
         order, attempt, result = channel_pay.pay_through_channel(
             session,
             commit=session.commit,

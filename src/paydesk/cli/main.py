@@ -9,6 +9,7 @@ import typer
 from paydesk.channels.accounts import registry
 from paydesk.cli.channels import channels_app
 from paydesk.cli.common import console, database, fail, settings_or_exit
+from paydesk.cli.features import features_app
 from paydesk.cli.fx import fx_app
 from paydesk.cli.jobs import jobs_app, worker_command
 from paydesk.cli.merchants import apps_app, keys_app, merchants_app
@@ -37,6 +38,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(channels_app, name="channels")
 app.add_typer(routing_app, name="routing")
 app.add_typer(fx_app, name="fx")
+app.add_typer(features_app, name="features")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker", help="Run due jobs until stopped (Ctrl-C finishes the current job).")(
     worker_command

@@ -22,6 +22,7 @@ from paydesk.channels.base import ChannelError, Method
 from paydesk.channels.router import service as routing_service
 from paydesk.core.errors import InvalidRequest, NotFound
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from paydesk.features import service as features
 from paydesk.merchants.models import KeyMode
 from paydesk.merchants.principal import Principal
 from paydesk.payments import channel_pay, orders, paying, settlement
@@ -198,6 +199,7 @@ def order_cashier(
 ) -> CashierLink:
     merchant_id, livemode = scope(principal)
     order = orders.get_order(session, merchant_id, livemode, order_id)
+    features.require(session, "hosted_cashier", merchant_id)
     found = services(request)
     return CashierLink(
         url=cashier_url(found.settings.public_url, found.secret, order.id),

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from paydesk.core import clock
 from paydesk.core.currencies import iso_currency
-from paydesk.core.errors import Conflict, InvalidRequest, NotFound
+from paydesk.core.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from paydesk.core.ids import new_id
 from paydesk.core.money import check_amount
 from paydesk.core.pagination import PageResult, page_size, trim
 from paydesk.db.inserts import insert_unless_exists
+from paydesk.features import service as features
 from paydesk.merchants.service import check_app
 from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.states import OrderStatus, order_to
@@ -51,6 +52,10 @@ class OrderNotFound(NotFound):
 
 class OrderExists(Conflict):
     code = "order_exists"
+
+
+class MerchantInSandboxMode(PermissionDenied):
+    code = "merchant_in_sandbox_mode"
 
 
 def _check_notify_url(url: str | None) -> str | None:
@@ -108,6 +113,10 @@ def create_order(
         raise InvalidRequest("an order expires in 1 minute to 7 days", param="expires_in_s")
     if app_id is not None:
         check_app(session, merchant_id, app_id)
+    if livemode and features.enabled_for(session, "sandbox_mode", merchant_id):
+        raise MerchantInSandboxMode(
+            "the merchant is in sandbox mode: use a test-mode key (docs/features.md)"
+        )
     if purpose is OrderPurpose.WALLET_RECHARGE and (app_id is None or user_id is None):
         raise InvalidRequest(
             "a wallet_recharge order names the app and the user whose wallet it tops up",

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from paydesk.core import clock
 from paydesk.core.ids import new_id
 from paydesk.core.money import Rounding
+from paydesk.features import service as features
 from paydesk.fx.convert import convert, rate_text
 from paydesk.fx.convert import give_back as back_part
 from paydesk.fx.service import FxRateUnavailable, rate_to_use
@@ -77,6 +78,8 @@ def _target(session: Session, order: Order) -> tuple[str, PaymentSettings] | Non
         return None  # a wallet recharge is the user's money, in the wallet's currency
     settings = session.get(PaymentSettings, order.merchant_id)
     if settings is None or settings.settlement_currency in (None, order.currency):
+        return None
+    if not features.enabled_for(session, "fx_settlement", order.merchant_id):
         return None
     return str(settings.settlement_currency), settings
 

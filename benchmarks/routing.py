@@ -9,9 +9,10 @@ Measured in one run:
   whose matching rule is the last one (19 rules tried and refused on every payment), 5
   candidates with success counts and circuit states. Baseline: the same call with an empty
   policy (no rules, the default strategy), so the ratio is what 20 rules cost.
-* ``route step`` per payment, in the unit of work a payment opens: the policy read, the
-  candidate accounts query, the decision, and the decision row written (what a routed payment
-  does) against the baseline of the same unit of work doing only what an unrouted payment did
+* ``route step`` per payment, in the unit of work a payment opens: the candidate accounts
+  and the policy version (one statement), the parsed policy, the decision and the document
+  kept on the attempt (written with the attempt's own insert, which every payment makes),
+  against the baseline of the same unit of work doing only what an unrouted payment did
   (look up the one account of the channel). Each iteration runs both, so ``added`` is the
   difference measured on the same conditions; its p99 is the routing's added latency (target:
   under 1 ms).
@@ -26,7 +27,6 @@ import json
 import os
 import random
 import secrets
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -216,18 +216,11 @@ def bench_db(db: Database, prefix: str, seconds: float) -> dict[str, Any]:
         with unit_of_work(db) as session:
             order = session.get(Order, order_id)
             assert order is not None
-            decision = route_payment(
+            routed = route_payment(
                 session, order, Method.WECHAT_NATIVE, user_id=None, exclude=frozenset()
             )
-            router.record(
-                session,
-                decision,
-                merchant_id=merchant_id,
-                order_id=order.id,
-                attempt_id=new_id("pat"),
-                method="wechat_native",
-            )
-            session.flush()
+            document = router.decision_document(routed, method="wechat_native")
+            assert document["chosen_account_id"] in ids
 
     def timed(op: Callable[[str], None], order_id: str) -> float:
         started = time.perf_counter()
@@ -272,10 +265,6 @@ def bench_db(db: Database, prefix: str, seconds: float) -> dict[str, Any]:
         f" {figures[f'{prefix}_routed_p99_ms']} ms; added p50 {figures[f'{prefix}_added_p50_ms']}"
         f" ms p99 {figures[f'{prefix}_added_p99_ms']} ms"
     )
-    with unit_of_work(db, read_only=True) as session:
-        stored = session.scalar(sa.select(sa.func.count()).select_from(router.RoutingDecision))
-    ok = stored is not None and stored >= n
-    figures[f"{prefix}_decisions_stored_ok"] = ok
     return figures
 
 
@@ -325,9 +314,7 @@ def main() -> None:
         say(f"[pg] skipped: {str(exc).splitlines()[0]}")
         result["pg_skipped"] = str(exc).splitlines()[0]
     result["load_1m_after"] = round(os.getloadavg()[0], 2)
-    ok = all(v for k, v in result.items() if k.endswith("_decisions_stored_ok"))
     print(json.dumps(result, sort_keys=True), flush=True)
-    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -120,22 +120,16 @@ def open_attempt(
     attempt = new_attempt(order, method.value, channel, account.id)
     if pay.payer_id:
         attempt.meta = {"payer_id": pay.payer_id}
+    if routed is not None:
+        attempt.routing = router.decision_document(
+            routed, method=method.value, failover_from=failover_from
+        )
     session.add(attempt)
     order.status = order_to(OrderStatus(order.status), OrderStatus.PAYING).value
     order.updated_at = clock.now()
     if pay.user_id and order.user_id is None:
         order.user_id = pay.user_id
     session.flush()
-    if routed is not None:
-        router.record(
-            session,
-            routed,
-            merchant_id=merchant_id,
-            order_id=order.id,
-            attempt_id=attempt.id,
-            method=method.value,
-            failover_from=failover_from,
-        )
     schedule.schedule_query(session, attempt)
     request = PaymentRequest(
         out_trade_no=attempt.out_trade_no,

@@ -19,7 +19,6 @@ from paydesk.api.routing import (
 )
 from paydesk.cashier.tokens import cashier_url
 from paydesk.channels.base import ChannelError, Method
-from paydesk.channels.router import service as routing_service
 from paydesk.core.errors import InvalidRequest, NotFound
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from paydesk.features import service as features
@@ -182,8 +181,9 @@ def order_routing(
     merchant_id, livemode = scope(principal)
     order = orders.get_order(session, merchant_id, livemode, order_id)
     return [
-        RoutingDecisionOut.model_validate(d)
-        for d in routing_service.decisions_of(session, merchant_id, order.id)
+        RoutingDecisionOut(attempt_id=attempt.id, **attempt.routing)
+        for attempt in paying.attempts_of(session, order)
+        if attempt.routing is not None
     ]
 
 

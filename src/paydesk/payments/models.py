@@ -75,6 +75,9 @@ class PaymentAttempt(Base):
     failure_code: Mapped[str | None] = mapped_column(sa.String(60))
     failure_message: Mapped[str | None] = mapped_column(sa.String(300))
     action: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    routing: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    """Why the router chose this attempt's account (docs/routing.md); None when the payer
+    named the account or paid with a platform instrument."""
     """What the payer needs (QR code, redirect, SDK parameters), kept to answer a replay."""
     meta: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     """Instrument details: the points part of points + cash, the prepaid card's last digits."""

@@ -145,10 +145,8 @@ class RoutingDecisionOut(BaseModel):
     """One routing decision: the rule and strategy, the account chosen, and every candidate
     with its cost, success rate, weight, circuit and score, or why it was skipped."""
 
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    attempt_id: str | None
+    attempt_id: str
+    """The attempt the decision made."""
     method: str
     policy_version: int
     rule: str
@@ -157,4 +155,4 @@ class RoutingDecisionOut(BaseModel):
     failover_from: str | None
     reason: str
     candidates: list[dict[str, Any]]
-    created_at: datetime
+    decided_at: datetime

@@ -31,11 +31,10 @@ from paydesk.channels.router.decide import (
     Health,
     decide,
 )
-from paydesk.channels.router.models import RoutingDecision, RoutingPolicyRecord
+from paydesk.channels.router.models import RoutingPolicyRecord
 from paydesk.channels.router.policy import RoutingPolicy
 from paydesk.core import clock
 from paydesk.core.errors import InvalidRequest, ServiceUnavailable
-from paydesk.core.ids import new_id
 from paydesk.merchants.service import audit
 
 DEFAULT_VERSION = 0
@@ -244,50 +243,23 @@ def route(
     return Routed(decision, policy, version)
 
 
-def record(
-    session: Session,
-    routed: Routed,
-    *,
-    merchant_id: str,
-    order_id: str,
-    attempt_id: str,
-    method: str,
-    failover_from: str | None = None,
-) -> str:
-    """Keep the decision with the attempt (one insert); returns its id."""
+def decision_document(
+    routed: Routed, *, method: str, failover_from: str | None = None
+) -> dict[str, Any]:
+    """The decision as it is kept on the attempt it made (``payment_attempts.routing``): the
+    rule, the strategy, every candidate with its score or why it was skipped, the reason."""
     decision = routed.decision
-    decision_id = new_id("rtd")
-    row = dict(
-        id=decision_id,
-        merchant_id=merchant_id,
-        order_id=order_id,
-        attempt_id=attempt_id,
-        method=method,
-        policy_version=routed.version,
-        rule=decision.rule,
-        strategy=decision.strategy.value,
-        chosen_account_id=decision.chosen,
-        candidates=[scored.as_json() for scored in decision.candidates],
-        reason=decision.reason,
-        failover_from=failover_from,
-        created_at=clock.now(),
-    )
-    session.execute(_INSERT_DECISION, row)
-    return decision_id
-
-
-_decisions: sa.Table = RoutingDecision.__table__  # type: ignore[assignment]
-_INSERT_DECISION = sa.insert(_decisions)
-
-
-def decisions_of(session: Session, merchant_id: str, order_id: str) -> list[RoutingDecision]:
-    return list(
-        session.scalars(
-            sa.select(RoutingDecision)
-            .where(RoutingDecision.merchant_id == merchant_id, RoutingDecision.order_id == order_id)
-            .order_by(RoutingDecision.id)
-        )
-    )
+    return {
+        "method": method,
+        "policy_version": routed.version,
+        "rule": decision.rule,
+        "strategy": decision.strategy.value,
+        "chosen_account_id": decision.chosen,
+        "failover_from": failover_from,
+        "reason": decision.reason,
+        "candidates": [scored.as_json() for scored in decision.candidates],
+        "decided_at": clock.now().isoformat(),
+    }
 
 
 # --- what channel calls teach ----------------------------------------------------------

@@ -8,7 +8,7 @@ demand (:mod:`.faults`). State is in memory, per process. See docs/simulators-qq
 Module map: :mod:`.config` (merchants, test credentials), :mod:`.wire` (signs, safe XML,
 field checks), :mod:`.errors`, :mod:`.state` (orders and refunds), :mod:`.views` (what answers
 say), :mod:`.service` (transitions and what follows them), :mod:`.notifications`,
-:mod:`.scheduler`, :mod:`.bill`, :mod:`.faults`, :mod:`.edge` (authentication, signed
+:mod:`.bill`, :mod:`.faults`, :mod:`.edge` (authentication, signed
 answers), :mod:`.routes_api` (``/cgi-bin``), :mod:`.routes_control` and :mod:`.pages` (payer
 and test routes), :mod:`.app`.
 """

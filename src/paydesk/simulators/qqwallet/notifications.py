@@ -11,9 +11,10 @@
   Anything else, a network error or a time-out is tried again after each wait of
   ``retry_schedule_s`` in turn; after the last, it is given up (``failed``).
 
-Deliveries run on the background :class:`~.scheduler.Dispatcher`, never in the request that
-caused them. The notification faults (drop, duplicate, reorder, forge) are applied here; every
-copy sent is recorded in a bounded delivery log (``GET /simulator/notifications``).
+Deliveries run on the background :class:`~paydesk.simulators.common.scheduler.Dispatcher`,
+never in the request that caused them. The notification faults (drop, duplicate, reorder,
+forge) are applied here; every copy sent is recorded in a bounded delivery log
+(``GET /simulator/notifications``).
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from typing import Any, Literal
 
 import httpx
 
+from paydesk.simulators.common.scheduler import Dispatcher
 from paydesk.simulators.qqwallet import wire
 from paydesk.simulators.qqwallet.errors import XmlFormatError
 from paydesk.simulators.qqwallet.faults import FaultBook
-from paydesk.simulators.qqwallet.scheduler import Dispatcher
 
 LOG_ENTRIES_MAX = 1000
 HELD_MAX = 100

@@ -12,13 +12,13 @@ import functools
 import secrets
 from datetime import date, datetime
 
+from paydesk.simulators.common.scheduler import Dispatcher
 from paydesk.simulators.qqwallet import views
 from paydesk.simulators.qqwallet.bill import statement
 from paydesk.simulators.qqwallet.config import MerchantConfig, SimulatorConfig
 from paydesk.simulators.qqwallet.errors import NoBill, OrderNotExist, ParamError, RefundNotExist
 from paydesk.simulators.qqwallet.faults import FaultBook
 from paydesk.simulators.qqwallet.notifications import Notifier
-from paydesk.simulators.qqwallet.scheduler import Dispatcher
 from paydesk.simulators.qqwallet.state import (
     Order,
     OrderRequest,
@@ -44,7 +44,7 @@ class Simulator:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.store = Store()
-        self.dispatcher = Dispatcher()
+        self.dispatcher = Dispatcher("qqwallet")
         self.notifier = Notifier(
             retry_schedule_s=config.retry_schedule_s,
             timeout_s=config.notify_timeout_s,

@@ -8,7 +8,7 @@ process. See docs/simulators-wechatpay.md.
 Module map: :mod:`.config` (keys, merchants, test credentials), :mod:`.signing` (signatures,
 encryption), :mod:`.wire` (request and answer bodies), :mod:`.state` (orders and refunds),
 :mod:`.service` (transitions and what follows them), :mod:`.notifications`,
-:mod:`.scheduler`, :mod:`.bill`, :mod:`.faults`, :mod:`.edge` (authentication, signed
+:mod:`.bill`, :mod:`.faults`, :mod:`.edge` (authentication, signed
 answers), :mod:`.routes_api` (``/v3``), :mod:`.routes_control` and :mod:`.pages` (payer and
 test routes), :mod:`.app`.
 """

@@ -25,11 +25,9 @@ gets the larger of its own value and the global one.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields
 
-COUNT_MAX = 1000
-DURATION_S_MAX = 600.0
+from paydesk.simulators.common.faults import FaultError, MerchantFaults
 
 COUNTERS = (
     "fail_next_n",
@@ -59,83 +57,15 @@ class FaultSettings:
 FAULT_NAMES = tuple(item.name for item in fields(FaultSettings))
 
 
-class FaultError(ValueError):
-    """A fault setting with an unknown name or a value out of bounds."""
-
-
-def _checked(name: str, value: object) -> int | float | bool:
-    if name in COUNTERS:
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= COUNT_MAX:
-            raise FaultError(f"{name} must be an integer from 0 to {COUNT_MAX}")
-        return value
-    if name in DURATIONS:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise FaultError(f"{name} must be a number of seconds")
-        if not 0 <= value <= DURATION_S_MAX:
-            raise FaultError(f"{name} must be from 0 to {DURATION_S_MAX} seconds")
-        return float(value)
-    if name in SWITCHES:
-        if not isinstance(value, bool):
-            raise FaultError(f"{name} must be true or false")
-        return value
-    raise FaultError(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES)}")
-
-
-class FaultBook:
-    """The faults of one simulator, global and per merchant, behind one lock."""
+class FaultBook(MerchantFaults[FaultSettings]):
+    """The faults of one simulator, global and per merchant (``mchid``)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._global = FaultSettings()
-        self._merchants: dict[str, FaultSettings] = {}
+        super().__init__(FaultSettings, counters=COUNTERS, durations=DURATIONS, switches=SWITCHES)
 
-    def set(self, mchid: str | None = None, **changes: object) -> FaultSettings:
-        """Change some faults at one level (global when ``mchid`` is None); returns them."""
-        checked = {name: _checked(name, value) for name, value in changes.items()}
-        with self._lock:
-            current = self._global if mchid is None else self._merchants.get(mchid)
-            updated = replace(current or FaultSettings(), **checked)  # type: ignore[arg-type]
-            if mchid is None:
-                self._global = updated
-            else:
-                self._merchants[mchid] = updated
-            return replace(updated)
+    def hold_refunds(self, merchant: str) -> bool:
+        """Whether refunds of ``merchant`` wait to be completed on demand."""
+        return self.switch(merchant, "hold_refunds")
 
-    def reset(self) -> None:
-        """Clear every fault, global and per merchant."""
-        with self._lock:
-            self._global = FaultSettings()
-            self._merchants.clear()
 
-    def snapshot(self) -> dict[str, object]:
-        """The faults in force: ``{"global": {...}, "merchants": {mchid: {...}}}``."""
-        with self._lock:
-            return {
-                "global": asdict(self._global),
-                "merchants": {mchid: asdict(s) for mchid, s in self._merchants.items()},
-            }
-
-    def take(self, mchid: str, counter: str) -> bool:
-        """Use up one unit of a counter fault for ``mchid``; False when none is left."""
-        if counter not in COUNTERS:
-            raise FaultError(f"{counter!r} is not a counter fault")
-        with self._lock:
-            for level in (self._merchants.get(mchid), self._global):
-                if level is not None and getattr(level, counter) > 0:
-                    setattr(level, counter, getattr(level, counter) - 1)
-                    return True
-            return False
-
-    def duration_s(self, mchid: str, name: str) -> float:
-        """A duration fault in force for ``mchid`` (the larger of merchant and global)."""
-        if name not in DURATIONS:
-            raise FaultError(f"{name!r} is not a duration fault")
-        with self._lock:
-            own = self._merchants.get(mchid)
-            return max(float(getattr(self._global, name)), float(getattr(own, name, 0.0)))
-
-    def hold_refunds(self, mchid: str) -> bool:
-        """Whether refunds of ``mchid`` wait to be completed on demand."""
-        with self._lock:
-            own = self._merchants.get(mchid)
-            return self._global.hold_refunds or (own is not None and own.hold_refunds)
+__all__ = ["FAULT_NAMES", "FaultBook", "FaultError", "FaultSettings"]

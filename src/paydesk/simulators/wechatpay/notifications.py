@@ -14,7 +14,7 @@ Rules followed (CHANNELS.md, "WeChat Pay API v3"; WeChat's notification document
   notification is tried again after each wait of ``retry_schedule_s`` in turn, WeChat's 15s,
   15s, 30s, 3m, ... schedule by default (shortened in tests); after the last, it is given up.
 
-Deliveries run on the background :class:`~paydesk.simulators.wechatpay.scheduler.Dispatcher`,
+Deliveries run on the background :class:`~paydesk.simulators.common.scheduler.Dispatcher`,
 never in the request that caused them. The notification faults (drop, duplicate, reorder,
 forge) are applied here; every copy sent is recorded in a bounded delivery log
 (``GET /simulator/notifications``).
@@ -34,8 +34,8 @@ from typing import Any, Literal
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from paydesk.simulators.common.scheduler import Dispatcher
 from paydesk.simulators.wechatpay.faults import FaultBook
-from paydesk.simulators.wechatpay.scheduler import Dispatcher
 from paydesk.simulators.wechatpay.signing import encrypt_resource, signature_headers
 from paydesk.simulators.wechatpay.state import beijing_time
 from paydesk.simulators.wechatpay.wire import rfc3339

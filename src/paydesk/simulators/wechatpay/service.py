@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
+from paydesk.simulators.common.scheduler import Dispatcher
 from paydesk.simulators.wechatpay.bill import trade_bill
 from paydesk.simulators.wechatpay.config import MerchantConfig, SimulatorConfig
 from paydesk.simulators.wechatpay.errors import (
@@ -28,7 +29,6 @@ from paydesk.simulators.wechatpay.errors import (
 )
 from paydesk.simulators.wechatpay.faults import FaultBook
 from paydesk.simulators.wechatpay.notifications import Notifier
-from paydesk.simulators.wechatpay.scheduler import Dispatcher
 from paydesk.simulators.wechatpay.signing import load_private_key, load_public_key
 from paydesk.simulators.wechatpay.state import (
     Order,
@@ -78,7 +78,7 @@ class Simulator:
             for mchid, merchant in config.merchants.items()
         }
         self.store = Store()
-        self.dispatcher = Dispatcher()
+        self.dispatcher = Dispatcher("wechatpay")
         self.notifier = Notifier(
             private_key=self.private_key,
             public_key_id=config.public_key_id,

@@ -1,10 +1,9 @@
-"""Background work of the simulator: notification attempts and delayed refund completions.
+"""Background work of a simulator: notification attempts and delayed refund completions.
 
-One daemon thread keeps the jobs by due time and hands each due one to a small thread pool, so
-a slow merchant endpoint holds up one worker, never the API call that caused the job. The
-thread starts on first use (a mounted application gets no lifespan events) and stops with
-:meth:`Dispatcher.close`. The queue is bounded: past :data:`PENDING_MAX` a job is dropped and
-logged.
+One daemon thread keeps a queue of jobs by due time and hands each due job to a small thread
+pool, so a slow merchant endpoint holds up one worker, never the API request that caused the
+notification. The thread starts on first use (a mounted sub-application gets no lifespan
+events) and stops with :meth:`Dispatcher.close`. The queue is bounded.
 """
 
 from __future__ import annotations
@@ -28,7 +27,9 @@ Job = Callable[[], None]
 class Dispatcher:
     """Runs jobs at or after their due time, off the caller's thread."""
 
-    def __init__(self, workers: int = WORKERS) -> None:
+    def __init__(self, name: str, workers: int = WORKERS) -> None:
+        self._name = name
+        """Names the threads (``<name>-sim``) and the log lines."""
         self._workers = workers
         self._condition = threading.Condition()
         self._queue: list[tuple[float, int, Job]] = []
@@ -41,20 +42,29 @@ class Dispatcher:
         """Run ``job`` in ``delay_s`` seconds (0: as soon as a worker is free)."""
         with self._condition:
             if self._closed:
-                log.warning("the QQ Wallet simulator is closed; a background job was dropped")
+                log.warning(
+                    "the %s simulator is closed; a background job was discarded", self._name
+                )
                 return
             if len(self._queue) >= PENDING_MAX:
-                log.error("over %d background jobs pending; one was dropped", PENDING_MAX)
+                log.error("more than %d background jobs pending; one was discarded", PENDING_MAX)
                 return
             due = time.monotonic() + max(0.0, delay_s)
             heapq.heappush(self._queue, (due, next(self._sequence), job))
             if self._thread is None:
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="qqwallet-sim")
+                self._pool = ThreadPoolExecutor(
+                    self._workers, thread_name_prefix=f"{self._name}-sim"
+                )
                 self._thread = threading.Thread(
-                    target=self._run, name="qqwallet-sim-dispatcher", daemon=True
+                    target=self._run, name=f"{self._name}-sim-dispatcher", daemon=True
                 )
                 self._thread.start()
             self._condition.notify()
+
+    def pending(self) -> int:
+        """Jobs waiting for their time."""
+        with self._condition:
+            return len(self._queue)
 
     def close(self) -> None:
         """Stop: pending jobs are dropped, running ones finish."""
@@ -83,9 +93,8 @@ class Dispatcher:
             assert pool is not None
             pool.submit(self._guarded, job)
 
-    @staticmethod
-    def _guarded(job: Job) -> None:
+    def _guarded(self, job: Job) -> None:
         try:
             job()
         except Exception:
-            log.exception("a QQ Wallet simulator background job failed")
+            log.exception("a %s simulator background job failed", self._name)

@@ -18,9 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from paydesk.simulators.alipay import errors, signing, wire
 from paydesk.simulators.alipay.config import AppRegistration, SimulatorConfig
 from paydesk.simulators.alipay.faults import FaultBook, FaultPlan
-from paydesk.simulators.alipay.notifications import Notifier, notification_form
+from paydesk.simulators.alipay.notifications import notification_form
 from paydesk.simulators.alipay.state import TradeStore
 from paydesk.simulators.alipay.trades import Trade, TradeEvent
+from paydesk.simulators.common.form_notifier import Attempt, FormNotifier
 
 BILLS_KEPT = 100
 
@@ -49,7 +50,11 @@ class AlipaySimulator:
             buyer_logon_id=config.buyer_logon_id,
         )
         self.faults = FaultBook()
-        self.notifier = Notifier(
+        self.notifier = FormNotifier(
+            name="alipay",
+            accepted=_accepted,
+            merchant_key="app_id",
+            shown=("notify_id", "out_trade_no", "trade_status"),
             retry_schedule_s=config.notify_retry_schedule_s,
             timeout_s=config.notify_timeout_s,
             reorder_hold_s=config.reorder_hold_s,
@@ -147,3 +152,8 @@ class AlipaySimulator:
     def close(self) -> None:
         """Stops the notification worker."""
         self.notifier.close()
+
+
+def _accepted(attempt: Attempt) -> bool:
+    """Alipay stops retrying when the merchant answers HTTP 200 ``success`` (CHANNELS.md)."""
+    return attempt.status_code == 200 and attempt.body.strip() == "success"

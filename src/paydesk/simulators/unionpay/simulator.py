@@ -13,10 +13,11 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from paydesk.simulators.common.form_notifier import Attempt, FormNotifier
 from paydesk.simulators.unionpay import certs, errors, signing
 from paydesk.simulators.unionpay.config import MerchantRegistration, SimulatorConfig
 from paydesk.simulators.unionpay.faults import FaultBook, FaultPlan
-from paydesk.simulators.unionpay.notifications import Notifier, payment_form, refund_form
+from paydesk.simulators.unionpay.notifications import payment_form, refund_form
 from paydesk.simulators.unionpay.trades import Refund, Trade, TradeStore
 
 DECLINED = ("30", "交易未通过，请尝试使用其他银联卡支付或联系95516")  # noqa: RUF001
@@ -34,7 +35,11 @@ class UnionPaySimulator:
         }
         self.store = TradeStore()
         self.faults = FaultBook()
-        self.notifier = Notifier(
+        self.notifier = FormNotifier(
+            name="unionpay",
+            accepted=_accepted,
+            merchant_key="mer_id",
+            shown=("orderId", "queryId", "txnType", "respCode"),
             retry_schedule_s=config.notify_retry_schedule_s,
             timeout_s=config.notify_timeout_s,
             reorder_hold_s=config.reorder_hold_s,
@@ -125,3 +130,8 @@ class UnionPaySimulator:
     def close(self) -> None:
         """Stops the notification worker."""
         self.notifier.close()
+
+
+def _accepted(attempt: Attempt) -> bool:
+    """UnionPay stops retrying on HTTP 200, whatever the body."""
+    return attempt.status_code == 200

@@ -23,6 +23,7 @@ from paydesk.channels.router import endpoints as routing_endpoints
 from paydesk.core.settings import Settings, load_settings
 from paydesk.db.engine import Database
 from paydesk.features import endpoints as feature_endpoints
+from paydesk.fees import endpoints as fee_endpoints
 from paydesk.fx import endpoints as fx_endpoints
 from paydesk.jobs import endpoints as job_endpoints
 from paydesk.ledger import endpoints as ledger_endpoints
@@ -115,6 +116,7 @@ def create_app(
     v1.include_router(routing_endpoints.router)
     v1.include_router(fx_endpoints.router)
     v1.include_router(feature_endpoints.router)
+    v1.include_router(fee_endpoints.router)
     v1.include_router(webhook_endpoints.router)
     app.include_router(v1)
     app.include_router(midas_gateway.router)

@@ -4,6 +4,7 @@ from paydesk.channels.accounts import models as _channel_accounts  # noqa: F401
 from paydesk.channels.router import models as _routing  # noqa: F401
 from paydesk.db.base import Base
 from paydesk.features import models as _features  # noqa: F401
+from paydesk.fees import records as _fees  # noqa: F401
 from paydesk.fx import models as _fx  # noqa: F401
 from paydesk.idempotency import models as _idempotency  # noqa: F401
 from paydesk.jobs import models as _jobs  # noqa: F401

@@ -22,6 +22,8 @@ from paydesk.channels.base import ChannelError, Method
 from paydesk.core.errors import InvalidRequest, NotFound
 from paydesk.core.pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from paydesk.features import service as features
+from paydesk.fees import service as fee_service
+from paydesk.fees.endpoints import ChargeOut
 from paydesk.merchants.models import KeyMode
 from paydesk.merchants.principal import Principal
 from paydesk.payments import channel_pay, orders, paying, settlement
@@ -249,3 +251,12 @@ def order_settlement(order_id: str, session: SessionDep, principal: PrincipalDep
             "waiting for an exchange rate)"
         )
     return SettlementOut.model_validate(conversion)
+
+
+@router.get("/orders/{order_id}/fees", summary="The order's fees and costs, with explanations")
+def order_fees(order_id: str, session: SessionDep, principal: PrincipalDep) -> list[ChargeOut]:
+    merchant_id, livemode = scope(principal)
+    order = orders.get_order(session, merchant_id, livemode, order_id)
+    return [
+        ChargeOut.model_validate(c) for c in fee_service.charges_of(session, merchant_id, order.id)
+    ]

@@ -40,6 +40,7 @@ from paydesk.db.uow import unit_of_work
 from paydesk.jobs.registry import JobContext, PermanentJobError, job_handler
 from paydesk.payments import (
     events,
+    fee_flow,
     instruments,
     payment_settings,
     postings,
@@ -207,6 +208,8 @@ def _succeeded(session: Session, refund: Refund, reported: ChannelRefund | None)
     refund.updated_at = now
     order = lock_order(session, refund.order_id)
     if not refund.automatic:
+        if refund.channel != WALLET_CHANNEL:
+            fee_flow.give_back(session, order, refund)
         order.status = order_after_refund(
             OrderStatus(order.status),
             order.amount_paid_minor,

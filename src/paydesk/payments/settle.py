@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from paydesk.channels.base import ChannelPayment, PaymentStatus
 from paydesk.core import clock
 from paydesk.core.errors import NotFound
-from paydesk.payments import events, postings, refunds, schedule, settlement
+from paydesk.payments import events, fee_flow, postings, refunds, schedule, settlement
 from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.orders import lock_order, mark_paid
 from paydesk.payments.states import (
@@ -123,6 +123,7 @@ def succeed(session: Session, attempt: PaymentAttempt, reported: ChannelPayment)
     if order.status in {OrderStatus.CREATED, OrderStatus.PAYING}:
         mark_paid(order, attempt)
         session.flush()
+        fee_flow.charge_payment(session, order, attempt)
         settlement.after_payment(session, order, attempt)
         events.order_event(session, order, EventType.ORDER_SUCCEEDED)
         _close_others(session, order, attempt)

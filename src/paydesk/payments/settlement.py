@@ -32,6 +32,7 @@ from paydesk.core import clock
 from paydesk.core.ids import new_id
 from paydesk.core.money import Rounding
 from paydesk.features import service as features
+from paydesk.fees import service as fee_service
 from paydesk.fx.convert import convert, rate_text
 from paydesk.fx.convert import give_back as back_part
 from paydesk.fx.service import FxRateUnavailable, rate_to_use
@@ -109,8 +110,8 @@ def _move(
 
 
 def _unrefunded(session: Session, order: Order) -> int:
-    """What the order paid less refunds accepted and not failed (they left the receivable in
-    the order's currency)."""
+    """What the order paid less refunds accepted and not failed and less the merchant fees
+    charged in the order's currency (they all left the receivable in that currency)."""
     taken = session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_minor), 0)).where(
             Refund.order_id == order.id,
@@ -118,7 +119,8 @@ def _unrefunded(session: Session, order: Order) -> int:
             Refund.status != RefundState.FAILED,
         )
     )
-    return order.amount_paid_minor - int(taken or 0)
+    fees_taken = fee_service.charged_fee_minor(session, order.id, order.currency)
+    return order.amount_paid_minor - int(taken or 0) - fees_taken
 
 
 def convert_paid_order(session: Session, order: Order) -> SettlementConversion | None:

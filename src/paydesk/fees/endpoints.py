@@ -1,0 +1,119 @@
+"""``/v1/fee-agreements`` (admin keys), ``/v1/fees/quote`` (merchant keys): the fee centre's
+API (docs/fees.md). An order's fees are read at ``GET /v1/orders/{id}/fees``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from paydesk.api.routing import ApiRoute, PrincipalDep, SessionDep
+from paydesk.core import clock
+from paydesk.fees import quotes, service
+
+router = APIRouter(route_class=ApiRoute, tags=["fees"])
+
+
+class AgreementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    party_type: str = Field(description="channel (a channel account's costs) or merchant.")
+    party_id: str = Field(description="The channel account or merchant id.")
+    document: dict[str, Any] = Field(description="The agreement (docs/fees.md).")
+
+
+class AgreementOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    party_type: str
+    party_id: str
+    name: str
+    status: str
+    document: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChargeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    kind: str
+    source_id: str
+    channel_account_id: str | None
+    scenario: str
+    status: str
+    amount: int = Field(validation_alias="amount_minor")
+    currency: str
+    agreement_id: str | None
+    entry_id: str | None
+    explanation: dict[str, Any]
+    journal_id: str | None
+    created_at: datetime
+
+
+@router.post("/fee-agreements", status_code=201, summary="Add a fee agreement (admin key)")
+def add_agreement(body: AgreementIn, session: SessionDep, principal: PrincipalDep) -> AgreementOut:
+    principal.require_admin()
+    row = service.add_agreement(
+        session, party_type=body.party_type, party_id=body.party_id, document=body.document
+    )
+    return AgreementOut.model_validate(row)
+
+
+@router.get("/fee-agreements", summary="Fee agreements (admin key)")
+def list_agreements(
+    session: SessionDep,
+    principal: PrincipalDep,
+    party_type: str | None = None,
+    party_id: str | None = None,
+) -> list[AgreementOut]:
+    principal.require_admin()
+    rows = service.list_agreements(session, party_type, party_id)
+    return [AgreementOut.model_validate(row) for row in rows]
+
+
+@router.get("/fee-agreements/{agreement_id}", summary="A fee agreement (admin key)")
+def get_agreement(agreement_id: str, session: SessionDep, principal: PrincipalDep) -> AgreementOut:
+    principal.require_admin()
+    return AgreementOut.model_validate(service.get_agreement(session, agreement_id))
+
+
+@router.post("/fee-agreements/{agreement_id}/retire", summary="Retire a fee agreement")
+def retire_agreement(
+    agreement_id: str, session: SessionDep, principal: PrincipalDep
+) -> AgreementOut:
+    principal.require_admin()
+    return AgreementOut.model_validate(service.retire_agreement(session, agreement_id))
+
+
+@router.get("/fees/quote", summary="The fee and each channel account's cost of a payment")
+def quote(
+    session: SessionDep,
+    principal: PrincipalDep,
+    amount: int = Query(ge=0),
+    currency: str = Query(min_length=3, max_length=3),
+    method: str = Query(max_length=30),
+    scenario: str = Query("collection", max_length=40),
+    region: str | None = Query(None, max_length=40),
+    business_type: str | None = Query(None, max_length=40),
+) -> dict[str, Any]:
+    """What a payment would be charged (the merchant fee) and would cost through each of the
+    merchant's active accounts serving the method, with the explanations; nothing is stored."""
+    merchant_id = principal.target(None)
+    found = quotes.quote(
+        session,
+        merchant_id=merchant_id,
+        livemode=principal.mode.value == "live",
+        amount_minor=amount,
+        currency=currency,
+        method=method,
+        scenario=scenario,
+        region=region,
+        business_type=business_type,
+        at=clock.now(),
+    )
+    return found

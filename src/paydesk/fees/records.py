@@ -1,0 +1,68 @@
+"""Fee tables: the agreements (with a channel account or a merchant) as checked documents, and
+every fee or cost charged or returned, with its explanation and journal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from paydesk.db.base import Base, JSONType, UTCDateTime
+
+
+class FeeAgreement(Base):
+    """An agreement document (``fees.matching.Agreement``) with one party: a channel account
+    (what the channel charges the platform: costs) or a merchant (what the platform charges
+    the merchant: fees)."""
+
+    __tablename__ = "fee_agreements"
+    __table_args__ = (
+        sa.UniqueConstraint("party_type", "party_id", "name"),
+        sa.Index("ix_fee_agreements_party", "party_type", "party_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    party_type: Mapped[str] = mapped_column(sa.String(20))
+    """``channel`` (the party is a channel account) or ``merchant``."""
+    party_id: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(64))
+    """The document's own ``id``, unique per party."""
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    """``active`` or ``retired`` (kept for the charges made under it)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FeeCharge(Base):
+    """One fee (charged to the merchant) or cost (owed to the channel) of one transaction, or
+    its return on a refund. ``unmatched``: an agreement applied but no entry matched the
+    transaction: reported, never silently charged zero."""
+
+    __tablename__ = "fee_charges"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "source_id"),
+        sa.Index("ix_fee_charges_order", "merchant_id", "order_id"),
+        sa.Index("ix_fee_charges_created", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
+    order_id: Mapped[str] = mapped_column(sa.String(40))
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    """``merchant_fee``, ``channel_cost``, ``merchant_fee_return``, ``channel_cost_return``."""
+    source_id: Mapped[str] = mapped_column(sa.String(40))
+    """The payment attempt (charges) or the refund (returns)."""
+    channel_account_id: Mapped[str | None] = mapped_column(sa.String(40))
+    scenario: Mapped[str] = mapped_column(sa.String(40))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    """``posted`` or ``unmatched``."""
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    agreement_id: Mapped[str | None] = mapped_column(sa.String(40))
+    entry_id: Mapped[str | None] = mapped_column(sa.String(64))
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    journal_id: Mapped[str | None] = mapped_column(sa.String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

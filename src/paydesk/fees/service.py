@@ -1,0 +1,406 @@
+"""Fee agreements kept in the database, and the fees and costs of payments charged and
+returned with them. Services never commit.
+
+When a channel payment succeeds, the same engine prices it twice (docs/fees.md):
+
+- the **merchant fee**, under the merchant's agreement valid at the payment's time, posted
+  ``merchant receivable -> platform fee_income``;
+- the **channel cost**, under the channel account's agreement, accrued
+  ``platform channel_costs -> channel account cost_payable`` (what the platform owes the
+  channel; the channel's own statement states its fee, which reconciliation compares).
+
+A party without an agreement is not billed. A party with agreements under which the payment
+matches no entry (or no agreement is valid then, or the currency differs) gets an
+``unmatched`` charge, logged as an error: reported, never silently charged zero. A refund
+that succeeds gives fees and costs back under the agreement's refund policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.orm import Session
+
+from paydesk.channels.accounts import service as channel_accounts
+from paydesk.core import clock
+from paydesk.core.errors import Conflict, InvalidRequest, NotFound
+from paydesk.core.ids import new_id
+from paydesk.core.money import CurrencyMismatch
+from paydesk.fees.matching import (
+    Agreement,
+    NoMatchingEntry,
+    NoValidAgreement,
+    parse_agreement,
+    price,
+)
+from paydesk.fees.records import FeeAgreement, FeeCharge
+from paydesk.fees.refunds import return_fee
+from paydesk.fees.transaction import FeeTransaction
+from paydesk.ledger.accounts import AccountSpec, ensure_account
+from paydesk.ledger.domain import Leg
+from paydesk.ledger.models import FloorRule, LedgerAccount
+from paydesk.ledger.posting import post_journal
+from paydesk.merchants.service import get_merchant
+
+log = structlog.get_logger(__name__)
+
+MERCHANT_FEE = "merchant_fee"
+CHANNEL_COST = "channel_cost"
+RETURN_SUFFIX = "_return"
+PARTY_TYPES = ("channel", "merchant")
+FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+class FeeAgreementNotFound(NotFound):
+    code = "fee_agreement_not_found"
+
+
+class FeeAgreementExists(Conflict):
+    code = "fee_agreement_exists"
+
+
+class OverlappingAgreements(Conflict):
+    code = "overlapping_agreements"
+
+
+# --- agreements -----------------------------------------------------------------------------
+
+
+def add_agreement(
+    session: Session, *, party_type: str, party_id: str, document: Mapping[str, Any]
+) -> FeeAgreement:
+    """Check and store an agreement with a channel account or a merchant. Its validity may not
+    overlap another active agreement of the same party (one agreement prices a moment)."""
+    if party_type not in PARTY_TYPES:
+        raise InvalidRequest("party_type is channel or merchant", param="party_type")
+    agreement = parse_agreement(document)
+    if agreement.party_type != party_type:
+        raise InvalidRequest(
+            f"the document is an agreement with a {agreement.party_type}",
+            param="document.party_type",
+        )
+    if party_type == "merchant":
+        get_merchant(session, party_id)
+    else:
+        channel_accounts.get_account(session, None, party_id)
+    for other in active_agreements(session, party_type, party_id):
+        overlap = agreement.valid_from < (other.valid_to or FOREVER) and (
+            other.valid_from < (agreement.valid_to or FOREVER)
+        )
+        if other.id == agreement.id:
+            raise FeeAgreementExists(f"{party_id} already has an agreement {agreement.id!r}")
+        if overlap:
+            raise OverlappingAgreements(
+                f"agreement {agreement.id!r} overlaps {other.id!r} of {party_id}",
+                param="document.valid_from",
+            )
+    now = clock.now()
+    row = FeeAgreement(
+        id=new_id("fag"),
+        party_type=party_type,
+        party_id=party_id,
+        name=agreement.id,
+        document=agreement.model_dump(mode="json"),
+        status="active",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_agreement(session: Session, agreement_id: str) -> FeeAgreement:
+    row = session.get(FeeAgreement, agreement_id)
+    if row is None:
+        raise FeeAgreementNotFound(f"no fee agreement {agreement_id}")
+    return row
+
+
+def list_agreements(
+    session: Session, party_type: str | None = None, party_id: str | None = None
+) -> list[FeeAgreement]:
+    query = sa.select(FeeAgreement).order_by(FeeAgreement.id)
+    if party_type is not None:
+        query = query.where(FeeAgreement.party_type == party_type)
+    if party_id is not None:
+        query = query.where(FeeAgreement.party_id == party_id)
+    return list(session.scalars(query))
+
+
+def retire_agreement(session: Session, agreement_id: str) -> FeeAgreement:
+    """No longer prices anything; kept for the charges made under it."""
+    row = get_agreement(session, agreement_id)
+    row.status = "retired"
+    row.updated_at = clock.now()
+    session.flush()
+    return row
+
+
+def _rows(session: Session, party_type: str, party_id: str) -> list[FeeAgreement]:
+    return list(
+        session.scalars(
+            sa.select(FeeAgreement).where(
+                FeeAgreement.party_type == party_type,
+                FeeAgreement.party_id == party_id,
+                FeeAgreement.status == "active",
+            )
+        )
+    )
+
+
+def active_agreements(session: Session, party_type: str, party_id: str) -> list[Agreement]:
+    return [parse_agreement(row.document) for row in _rows(session, party_type, party_id)]
+
+
+# --- charging -------------------------------------------------------------------------------
+
+
+def _account(
+    session: Session, merchant_id: str, spec: tuple[str, str, str], ccy: str
+) -> LedgerAccount:
+    owner_type, owner_id, kind = spec
+    return ensure_account(
+        session,
+        AccountSpec(merchant_id, owner_type, owner_id, kind, ccy),
+        floor_rule=FloorRule.UNBOUNDED,
+    )
+
+
+Receivable = Callable[[str], LedgerAccount]
+"""The merchant's receivable in a currency (the payments module's account, handed in)."""
+
+
+def _legs(
+    session: Session,
+    kind: str,
+    merchant_id: str,
+    channel_account_id: str | None,
+    ccy: str,
+    receivable: Receivable,
+) -> tuple[LedgerAccount, LedgerAccount]:
+    """(source, target) of a charge of ``kind``; a return swaps them."""
+    if kind == MERCHANT_FEE:
+        return (
+            receivable(ccy),
+            _account(session, merchant_id, ("platform", "fees", "fee_income"), ccy),
+        )
+    assert channel_account_id is not None
+    return (
+        _account(session, merchant_id, ("platform", "fees", "channel_costs"), ccy),
+        _account(
+            session, merchant_id, ("channel_account", channel_account_id, "cost_payable"), ccy
+        ),
+    )
+
+
+def _post(
+    session: Session,
+    merchant_id: str,
+    key: str,
+    kind: str,
+    source: LedgerAccount,
+    target: LedgerAccount,
+    amount: int,
+    ccy: str,
+    meta: dict[str, str],
+) -> str | None:
+    if amount <= 0:
+        return None
+    posted = post_journal(
+        session,
+        merchant_id=merchant_id,
+        idempotency_key=key,
+        legs=[Leg(source.id, -amount, ccy), Leg(target.id, amount, ccy)],
+        kind=kind,
+        meta=meta,
+    )
+    return posted.journal.id
+
+
+def _record(session: Session, **values: Any) -> FeeCharge:
+    charge = FeeCharge(id=new_id("fch"), created_at=clock.now(), **values)
+    session.add(charge)
+    return charge
+
+
+def charge(
+    session: Session,
+    *,
+    kind: str,
+    txn: FeeTransaction,
+    merchant_id: str,
+    order_id: str,
+    channel_account_id: str | None,
+    receivable: Receivable,
+) -> FeeCharge | None:
+    """Price ``txn`` for one party and post it; None when the party has no agreement."""
+    party_type, party_id = (
+        ("merchant", merchant_id) if kind == MERCHANT_FEE else ("channel", channel_account_id)
+    )
+    assert party_id is not None
+    rows = _rows(session, party_type, party_id)
+    if not rows:
+        return None
+    agreements = [parse_agreement(row.document) for row in rows]
+    common = {
+        "merchant_id": merchant_id,
+        "order_id": order_id,
+        "kind": kind,
+        "source_id": txn.id,
+        "channel_account_id": channel_account_id,
+        "scenario": txn.scenario,
+    }
+    try:
+        priced = price(agreements, txn)
+    except (NoMatchingEntry, NoValidAgreement, CurrencyMismatch, InvalidRequest) as exc:
+        log.error("fee_unmatched", kind=kind, transaction=txn.id, code=exc.code, reason=exc.message)
+        return _record(
+            session,
+            **common,
+            status="unmatched",
+            amount_minor=0,
+            currency=txn.currency,
+            agreement_id=None,
+            entry_id=None,
+            explanation={"error": exc.code, "text": exc.message},
+            journal_id=None,
+        )
+    row = next(r for r in rows if r.name == priced.agreement_id)
+    ccy = priced.fee.currency
+    source, target = _legs(session, kind, merchant_id, channel_account_id, ccy, receivable)
+    journal_id = _post(
+        session,
+        merchant_id,
+        f"fee:{kind}:{txn.id}",
+        f"fee.{kind}",
+        source,
+        target,
+        priced.fee.amount_minor,
+        ccy,
+        {"order_id": order_id, "agreement_id": row.id, "entry_id": priced.entry_id},
+    )
+    return _record(
+        session,
+        **common,
+        status="posted",
+        amount_minor=priced.fee.amount_minor,
+        currency=ccy,
+        agreement_id=row.id,
+        entry_id=priced.entry_id,
+        explanation={**priced.fee.explanation.as_json(), "text": priced.text},
+        journal_id=journal_id,
+    )
+
+
+def charged_fee_minor(session: Session, order_id: str, currency: str) -> int:
+    """Merchant fees of the order posted in ``currency``, less what refunds gave back: what
+    they took from the merchant's receivable."""
+    rows = session.execute(
+        sa.select(FeeCharge.kind, sa.func.coalesce(sa.func.sum(FeeCharge.amount_minor), 0))
+        .where(
+            FeeCharge.order_id == order_id,
+            FeeCharge.currency == currency,
+            FeeCharge.status == "posted",
+            FeeCharge.kind.in_((MERCHANT_FEE, MERCHANT_FEE + RETURN_SUFFIX)),
+        )
+        .group_by(FeeCharge.kind)
+    ).all()
+    totals = {kind: int(total) for kind, total in rows}
+    return totals.get(MERCHANT_FEE, 0) - totals.get(MERCHANT_FEE + RETURN_SUFFIX, 0)
+
+
+def give_back(
+    session: Session,
+    *,
+    attempt_id: str,
+    refund_id: str,
+    order_amount_minor: int,
+    refund_minor: int,
+    refunded_before_minor: int,
+    receivable: Receivable,
+) -> list[FeeCharge]:
+    """A refund of the payment ``attempt_id`` succeeded: give its fee and its cost back under
+    each agreement's refund policy (none, proportional, or all on a full refund)."""
+    returns = []
+    for kind in (MERCHANT_FEE, CHANNEL_COST):
+        charged = session.scalars(
+            sa.select(FeeCharge).where(
+                FeeCharge.kind == kind,
+                FeeCharge.source_id == attempt_id,
+                FeeCharge.status == "posted",
+            )
+        ).first()
+        if charged is None or charged.agreement_id is None:
+            continue
+        returned_before = int(
+            session.scalar(
+                sa.select(sa.func.coalesce(sa.func.sum(FeeCharge.amount_minor), 0)).where(
+                    FeeCharge.kind == kind + RETURN_SUFFIX,
+                    FeeCharge.order_id == charged.order_id,
+                )
+            )
+            or 0
+        )
+        agreement = parse_agreement(get_agreement(session, charged.agreement_id).document)
+        given = return_fee(
+            agreement.refund_policy,
+            fee_minor=charged.amount_minor,
+            order_amount_minor=order_amount_minor,
+            refund_minor=refund_minor,
+            currency=charged.currency,
+            refunded_before_minor=refunded_before_minor,
+            returned_before_minor=returned_before,
+        )
+        source, target = _legs(
+            session,
+            kind,
+            charged.merchant_id,
+            charged.channel_account_id,
+            charged.currency,
+            receivable,
+        )
+        journal_id = _post(
+            session,
+            charged.merchant_id,
+            f"fee:{kind}{RETURN_SUFFIX}:{refund_id}",
+            f"fee.{kind}{RETURN_SUFFIX}",
+            target,
+            source,
+            given.returned_minor,
+            charged.currency,
+            {"order_id": charged.order_id, "refund_id": refund_id},
+        )
+        returns.append(
+            _record(
+                session,
+                merchant_id=charged.merchant_id,
+                order_id=charged.order_id,
+                kind=kind + RETURN_SUFFIX,
+                source_id=refund_id,
+                channel_account_id=charged.channel_account_id,
+                scenario=charged.scenario,
+                status="posted",
+                amount_minor=given.returned_minor,
+                currency=charged.currency,
+                agreement_id=charged.agreement_id,
+                entry_id=charged.entry_id,
+                explanation={"policy": given.policy.value, "text": given.text},
+                journal_id=journal_id,
+            )
+        )
+    return returns
+
+
+def charges_of(session: Session, merchant_id: str, order_id: str) -> list[FeeCharge]:
+    return list(
+        session.scalars(
+            sa.select(FeeCharge)
+            .where(FeeCharge.merchant_id == merchant_id, FeeCharge.order_id == order_id)
+            .order_by(FeeCharge.id)
+        )
+    )

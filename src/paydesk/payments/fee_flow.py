@@ -1,0 +1,78 @@
+"""Channel payments and refunds as the fee centre sees them (docs/fees.md): the fee
+transaction of a payment, its merchant fee and channel cost charged when it succeeds, and
+given back when a refund of it succeeds."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from paydesk.fees import service as fees
+from paydesk.fees.transaction import COLLECTION, FeeTransaction
+from paydesk.ledger.models import LedgerAccount
+from paydesk.payments import postings
+from paydesk.payments.models import Order, PaymentAttempt, Refund
+from paydesk.payments.orders import OrderPurpose
+
+
+def fee_transaction(
+    order: Order, attempt: PaymentAttempt, *, interface_id: str | None
+) -> FeeTransaction:
+    """``region`` and ``business_type`` come from the order's metadata, the channel and the
+    app as attributes any entry may test. ``interface_id``: the channel account for its cost
+    agreement; None for the merchant's (all its interfaces compete)."""
+    meta = order.meta or {}
+    attributes: dict[str, str | int | bool] = {"channel": attempt.channel}
+    if order.app_id is not None:
+        attributes["app_id"] = order.app_id
+    assert attempt.succeeded_at is not None
+    return FeeTransaction(
+        id=attempt.id,
+        scenario=COLLECTION,
+        amount_minor=attempt.amount_minor,
+        currency=attempt.currency,
+        occurred_at=attempt.succeeded_at,
+        business_type=meta.get("business_type"),
+        method=attempt.method,
+        region=meta.get("region"),
+        interface_id=interface_id,
+        attributes=attributes,
+    )
+
+
+def _receivable(session: Session, merchant_id: str) -> fees.Receivable:
+    def account(currency: str) -> LedgerAccount:
+        return postings.receivable_account(session, merchant_id, currency)
+
+    return account
+
+
+def charge_payment(session: Session, order: Order, attempt: PaymentAttempt) -> None:
+    """The order was just paid by the channel attempt: its merchant fee (not for a wallet
+    recharge: that money is the user's) and its channel cost."""
+    kinds = [fees.CHANNEL_COST]
+    if order.purpose == OrderPurpose.PURCHASE:
+        kinds.insert(0, fees.MERCHANT_FEE)
+    for kind in kinds:
+        interface = attempt.channel_account_id if kind == fees.CHANNEL_COST else None
+        fees.charge(
+            session,
+            kind=kind,
+            txn=fee_transaction(order, attempt, interface_id=interface),
+            merchant_id=order.merchant_id,
+            order_id=order.id,
+            channel_account_id=attempt.channel_account_id,
+            receivable=_receivable(session, order.merchant_id),
+        )
+
+
+def give_back(session: Session, order: Order, refund: Refund) -> None:
+    """A refund of the order succeeded (before the order counts it as refunded)."""
+    fees.give_back(
+        session,
+        attempt_id=refund.attempt_id,
+        refund_id=refund.id,
+        order_amount_minor=order.amount_paid_minor,
+        refund_minor=refund.amount_minor,
+        refunded_before_minor=order.amount_refunded_minor,
+        receivable=_receivable(session, order.merchant_id),
+    )

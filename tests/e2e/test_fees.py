@@ -1,0 +1,222 @@
+"""Fees and costs of channel payments, end to end: the merchant's agreement and the channel
+account's agreement price a WeChat Pay payment when it succeeds, post balanced journals, give
+back under their refund policies when a refund succeeds, quote hypothetical payments, and
+report (never silently zero) a payment no entry matches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from paydesk.db.engine import Database
+from paydesk.db.uow import unit_of_work
+from paydesk.fees import service as fees
+from paydesk.ledger.accounts import balance
+from paydesk.merchants import auth
+from paydesk.payments import postings
+from tests.support.ledger_invariants import check_entries
+from tests.support.payments import (
+    create_order,
+    get,
+    pay,
+    simulator_pay,
+    wait_order,
+    wait_refund,
+)
+from tests.support.sandbox import SandboxServer, sandbox_server
+
+VALID_FROM = "2026-01-01T00:00:00+08:00"
+
+
+@pytest.fixture
+def sandbox(db: Database, tmp_path: Path) -> Iterator[SandboxServer]:
+    with sandbox_server(db, tmp_path) as server:
+        yield server
+
+
+def admin(sandbox: SandboxServer) -> dict[str, str]:
+    with unit_of_work(sandbox.db) as session:
+        key = auth.issue_admin_key(session, label="fees-test", actor="test").secret
+    return {"Authorization": f"Bearer {key}"}
+
+
+def add_agreement(sandbox: SandboxServer, party_type: str, party_id: str, doc: Any) -> Any:
+    answer = httpx.post(
+        f"{sandbox.base_url}/v1/fee-agreements",
+        headers=admin(sandbox),
+        json={"party_type": party_type, "party_id": party_id, "document": doc},
+    )
+    return answer
+
+
+def merchant_agreement(methods: list[str]) -> dict[str, Any]:
+    return {
+        "id": "shop-2026",
+        "party": "Sandbox shop",
+        "party_type": "merchant",
+        "currency": "CNY",
+        "valid_from": VALID_FROM,
+        "refund_policy": {"kind": "proportional", "rounding": "half_up"},
+        "interfaces": [
+            {
+                "id": "online",
+                "entries": [
+                    {
+                        "id": "scan",
+                        "when": {"scenario": "collection", "method": methods},
+                        "fee": {"kind": "percentage", "rate_bps": 60, "min_minor": 10},
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def channel_agreement(account_id: str) -> dict[str, Any]:
+    return {
+        "id": "wx-2026",
+        "party": "WeChat Pay",
+        "party_type": "channel",
+        "currency": "CNY",
+        "valid_from": VALID_FROM,
+        "refund_policy": "none",
+        "interfaces": [
+            {
+                "id": account_id,
+                "entries": [
+                    {
+                        "id": "native",
+                        "when": {"method": "wechat_native"},
+                        "fee": {"kind": "percentage", "rate_bps": 25},
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def books(sandbox: SandboxServer) -> dict[str, int]:
+    merchant, account = sandbox.merchant_id, sandbox.wechat_account_id
+    with unit_of_work(sandbox.db) as session:
+        check_entries(session, merchant)
+        accounts = {
+            "receivable": postings.receivable_account(session, merchant, "CNY"),
+            "fee_income": fees._account(
+                session, merchant, ("platform", "fees", "fee_income"), "CNY"
+            ),
+            "channel_costs": fees._account(
+                session, merchant, ("platform", "fees", "channel_costs"), "CNY"
+            ),
+            "cost_payable": fees._account(
+                session, merchant, ("channel_account", account, "cost_payable"), "CNY"
+            ),
+        }
+        return {name: balance(session, merchant, a.id).balance for name, a in accounts.items()}
+
+
+def paid_order(sandbox: SandboxServer, amount: int) -> str:
+    created = create_order(sandbox, amount)
+    opened = pay(sandbox, created["id"], "wechat_native")
+    assert opened.status_code == 200, opened.text
+    assert simulator_pay(sandbox, "wechatpay", opened.json()["attempt"]["id"]).status_code == 200
+    wait_order(sandbox, created["id"], "succeeded")
+    order_id: str = created["id"]
+    return order_id
+
+
+def test_a_payment_pays_its_fee_and_accrues_its_cost_and_refunds_give_back(
+    sandbox: SandboxServer,
+) -> None:
+    assert (
+        add_agreement(
+            sandbox, "merchant", sandbox.merchant_id, merchant_agreement(["wechat_native"])
+        ).status_code
+        == 201
+    )
+    added = add_agreement(
+        sandbox, "channel", sandbox.wechat_account_id, channel_agreement(sandbox.wechat_account_id)
+    )
+    assert added.status_code == 201, added.text
+
+    order_id = paid_order(sandbox, 10_000)
+    charges = {c["kind"]: c for c in get(sandbox, f"/v1/orders/{order_id}/fees")}
+    assert charges["merchant_fee"]["amount"] == 60  # 0.60% of 100.00
+    assert (
+        "percentage 0.60% of 10000 = 60.000 -> 60 (half_up)"
+        in charges["merchant_fee"]["explanation"]["text"]
+    )
+    assert charges["channel_cost"]["amount"] == 25  # 0.25%
+    assert books(sandbox) == {
+        "receivable": 9_940,
+        "fee_income": 60,
+        "channel_costs": -25,
+        "cost_payable": 25,
+    }
+
+    refund = httpx.post(
+        f"{sandbox.base_url}/v1/refunds",
+        headers=sandbox.headers,
+        json={"order_id": order_id, "amount": 4_000},
+    )
+    assert refund.status_code == 201, refund.text
+    wait_refund(sandbox, refund.json()["id"], "succeeded")
+    kinds = {c["kind"]: c["amount"] for c in get(sandbox, f"/v1/orders/{order_id}/fees")}
+    assert kinds["merchant_fee_return"] == 24  # proportional: 40% of the fee
+    assert kinds["channel_cost_return"] == 0  # the channel keeps its cost ("none")
+    # 9,940 - 4,000 refunded + 24 fee given back
+    assert books(sandbox) == {
+        "receivable": 5_964,
+        "fee_income": 36,
+        "channel_costs": -25,
+        "cost_payable": 25,
+    }
+
+
+def test_a_payment_no_entry_matches_is_reported_not_charged_zero(
+    sandbox: SandboxServer,
+) -> None:
+    add_agreement(sandbox, "merchant", sandbox.merchant_id, merchant_agreement(["alipay_qr"]))
+    order_id = paid_order(sandbox, 5_000)
+    (charge,) = get(sandbox, f"/v1/orders/{order_id}/fees")
+    assert (charge["kind"], charge["status"]) == ("merchant_fee", "unmatched")
+    assert charge["explanation"]["error"] == "no_matching_entry"
+    assert books(sandbox)["receivable"] == 5_000
+
+
+def test_a_quote_prices_the_fee_and_each_accounts_cost(sandbox: SandboxServer) -> None:
+    add_agreement(sandbox, "merchant", sandbox.merchant_id, merchant_agreement(["wechat_native"]))
+    add_agreement(
+        sandbox, "channel", sandbox.wechat_account_id, channel_agreement(sandbox.wechat_account_id)
+    )
+    quote = get(sandbox, "/v1/fees/quote?amount=20000&currency=CNY&method=wechat_native")
+    assert quote["merchant_fee"]["amount"] == 120
+    (account,) = quote["accounts"]
+    assert account["account_id"] == sandbox.wechat_account_id
+    assert (account["cost"]["amount"], account["margin"]) == (50, 70)
+
+
+def test_bad_agreements_are_refused(sandbox: SandboxServer) -> None:
+    doc = merchant_agreement(["wechat_native"])
+    doc["interfaces"][0]["entries"][0]["fee"] = {
+        "kind": "percentage",
+        "rate_bps": 60,
+        "rate": "0.1",
+    }
+    bad = add_agreement(sandbox, "merchant", sandbox.merchant_id, doc)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_fee_agreement"
+    assert bad.json()["error"]["param"].startswith("interfaces.0.entries.0.fee")
+    ok = add_agreement(sandbox, "merchant", sandbox.merchant_id, merchant_agreement(["x"]))
+    assert ok.status_code == 201
+    overlapping = merchant_agreement(["y"]) | {"id": "shop-2026-bis"}
+    again = add_agreement(sandbox, "merchant", sandbox.merchant_id, overlapping)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "overlapping_agreements"
+    not_admin = httpx.post(
+        f"{sandbox.base_url}/v1/fee-agreements",
+        headers=sandbox.headers,
+        json={"party_type": "merchant", "party_id": sandbox.merchant_id, "document": doc},
+    )
+    assert not_admin.status_code == 403

@@ -27,6 +27,7 @@ from tests.support.payments import (
     wait_order,
     wait_refund,
 )
+from tests.support.routing import put_policy, second_wechat_account
 from tests.support.sandbox import SandboxServer, sandbox_server
 
 VALID_FROM = "2026-01-01T00:00:00+08:00"
@@ -220,3 +221,29 @@ def test_bad_agreements_are_refused(sandbox: SandboxServer) -> None:
         json={"party_type": "merchant", "party_id": sandbox.merchant_id, "document": doc},
     )
     assert not_admin.status_code == 403
+
+
+def test_least_cost_routing_asks_the_fee_centre(sandbox: SandboxServer) -> None:
+    first = sandbox.wechat_account_id
+    second, _ = second_wechat_account(sandbox)
+    # The configured costs say the first is cheaper; the agreements say the second is.
+    put_policy(
+        sandbox,
+        {
+            "default_strategy": "least_cost",
+            "costs": {first: {"rate_bps": 10}, second: {"rate_bps": 90}},
+        },
+    )
+    expensive = channel_agreement(first)
+    expensive["interfaces"][0]["entries"][0]["fee"]["rate_bps"] = 60
+    cheap = channel_agreement(second) | {"id": "wx-2026-b"}
+    cheap["interfaces"][0]["entries"][0]["fee"]["rate_bps"] = 20
+    assert add_agreement(sandbox, "channel", first, expensive).status_code == 201
+    assert add_agreement(sandbox, "channel", second, cheap).status_code == 201
+
+    created = create_order(sandbox, 10_000)
+    answer = pay(sandbox, created["id"], "wechat_native")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["attempt"]["channel_account_id"] == second
+    decision = get(sandbox, f"/v1/orders/{created['id']}/routing")[0]
+    assert {c["account_id"]: c["cost"] for c in decision["candidates"]} == {first: 60, second: 20}

@@ -10,6 +10,7 @@ from paydesk.channels.accounts import registry
 from paydesk.cli.channels import channels_app
 from paydesk.cli.common import console, database, fail, settings_or_exit
 from paydesk.cli.features import features_app
+from paydesk.cli.fees import fees_app
 from paydesk.cli.fx import fx_app
 from paydesk.cli.jobs import jobs_app, worker_command
 from paydesk.cli.merchants import apps_app, keys_app, merchants_app
@@ -39,6 +40,7 @@ app.add_typer(channels_app, name="channels")
 app.add_typer(routing_app, name="routing")
 app.add_typer(fx_app, name="fx")
 app.add_typer(features_app, name="features")
+app.add_typer(fees_app, name="fees")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker", help="Run due jobs until stopped (Ctrl-C finishes the current job).")(
     worker_command

@@ -16,8 +16,11 @@ from sqlalchemy.orm import Session
 
 from paydesk.channels.base import Method
 from paydesk.channels.router import service as router
-from paydesk.channels.router.decide import Context, Health
+from paydesk.channels.router.decide import Candidate, Context, Health
 from paydesk.core import clock
+from paydesk.fees import quotes
+from paydesk.fees import service as fee_service
+from paydesk.fees.transaction import COLLECTION, FeeTransaction
 from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.states import AttemptStatus
 
@@ -110,4 +113,32 @@ def route_payment(
         ctx=context_of(order, method, user_id),
         health_of=lambda window_s: account_health(session, order.merchant_id, window_s),
         exclude=exclude,
+        costs_of=lambda candidates: quoted_costs(session, order, method, candidates),
     )
+
+
+def quoted_costs(
+    session: Session, order: Order, method: Method, candidates: list[Candidate]
+) -> dict[str, int]:
+    """What the fee centre says each candidate would cost this payment, for the accounts with
+    a channel agreement that prices it (the others keep the policy's configured cost)."""
+    found: dict[str, int] = {}
+    for candidate in candidates:
+        agreements = fee_service.active_agreements(session, "channel", candidate.account_id)
+        if not agreements:
+            continue
+        txn = FeeTransaction(
+            id="routing",
+            scenario=COLLECTION,
+            amount_minor=order.amount_minor,
+            currency=order.currency,
+            occurred_at=clock.now(),
+            method=method.value,
+            region=(order.meta or {}).get("region"),
+            business_type=(order.meta or {}).get("business_type"),
+            interface_id=candidate.account_id,
+        )
+        priced = quotes.priced(agreements, txn)
+        if priced["amount"] is not None:
+            found[candidate.account_id] = int(priced["amount"])
+    return found

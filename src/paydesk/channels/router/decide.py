@@ -158,9 +158,12 @@ def decide(
     circuits: Mapping[str, CircuitState],
     draw: float,
     exclude: frozenset[str] = frozenset(),
+    quoted_costs: Mapping[str, int] | None = None,
 ) -> Decision:
     """Rank ``candidates`` for the payment ``ctx``. ``draw`` is a number in [0, 1) for the
-    weighted pick; ``exclude``: accounts already tried for this payment."""
+    weighted pick; ``exclude``: accounts already tried for this payment; ``quoted_costs``:
+    what the fee centre says each account would cost, which wins over the policy's
+    configured cost."""
     rule = matching_rule(policy, ctx, policy.zone)
     strategy = rule.strategy if rule else policy.default_strategy
     allowed = None if rule is None or rule.accounts is None else rule.accounts
@@ -169,7 +172,11 @@ def decide(
     scored: list[Scored] = []
     for candidate in candidates:
         cost_rule = policy.costs.get(candidate.account_id)
-        cost = cost_rule.estimate(ctx.amount_minor) if cost_rule else 0
+        quoted = (quoted_costs or {}).get(candidate.account_id)
+        if quoted is not None:
+            cost = quoted
+        else:
+            cost = cost_rule.estimate(ctx.amount_minor) if cost_rule else 0
         rate, samples = rates[candidate.account_id]
         circuit = circuits.get(candidate.account_id, CircuitState.CLOSED)
         weight = None

@@ -32,7 +32,7 @@ from paydesk.channels.router.decide import (
     decide,
 )
 from paydesk.channels.router.models import RoutingPolicyRecord
-from paydesk.channels.router.policy import RoutingPolicy
+from paydesk.channels.router.policy import RoutingPolicy, Strategy
 from paydesk.core import clock
 from paydesk.core.errors import InvalidRequest, ServiceUnavailable
 from paydesk.merchants.service import audit
@@ -206,6 +206,7 @@ def route(
     ctx: Context,
     health_of: Callable[[int], Mapping[str, Health]],
     exclude: frozenset[str] = frozenset(),
+    costs_of: Callable[[list[Candidate]], Mapping[str, int]] | None = None,
 ) -> Routed:
     """Decide which account takes the payment; :class:`NoChannelAccount` when the merchant
     has none for the method, :class:`NoChannelAvailable` when none can take it now.
@@ -225,6 +226,7 @@ def route(
             param="method",
         )
     policy, version = get_policy(session, merchant_id, known_version=known_version)
+    quoted = costs_of(candidates) if costs_of is not None and uses_cost(policy) else None
     decision = decide(
         policy,
         candidates,
@@ -233,6 +235,7 @@ def route(
         circuits=circuits((c.account_id for c in candidates), policy),
         draw=random.random(),  # noqa: S311 - a traffic split, not a secret
         exclude=exclude,
+        quoted_costs=quoted,
     )
     if decision.chosen is None:
         if exclude and all(c.account_id in exclude for c in candidates):
@@ -241,6 +244,12 @@ def route(
             )
         raise NoChannelAvailable(f"no channel account can take the payment: {decision.reason}")
     return Routed(decision, policy, version)
+
+
+def uses_cost(policy: RoutingPolicy) -> bool:
+    """Whether a strategy of the policy ranks by cost (only then are costs quoted)."""
+    strategies = {policy.default_strategy, *(rule.strategy for rule in policy.rules)}
+    return Strategy.LEAST_COST in strategies
 
 
 def decision_document(

@@ -6,6 +6,7 @@ report (never silently zero) a payment no entry matches."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +248,51 @@ def test_least_cost_routing_asks_the_fee_centre(sandbox: SandboxServer) -> None:
     assert answer.json()["attempt"]["channel_account_id"] == second
     decision = get(sandbox, f"/v1/orders/{created['id']}/routing")[0]
     assert {c["account_id"]: c["cost"] for c in decision["candidates"]} == {first: 60, second: 20}
+
+
+def test_the_report_sums_income_cost_and_margin_and_exports_csv(sandbox: SandboxServer) -> None:
+    add_agreement(sandbox, "merchant", sandbox.merchant_id, merchant_agreement(["wechat_native"]))
+    add_agreement(
+        sandbox, "channel", sandbox.wechat_account_id, channel_agreement(sandbox.wechat_account_id)
+    )
+    started = datetime.now(UTC)
+    paid_order(sandbox, 10_000)  # fee 60, cost 25
+    paid_order(sandbox, 5_000)  # fee 30, cost 13 (12.5 -> 13, half up)
+    now = datetime.now(UTC)
+    window = {
+        "from": (now - timedelta(days=1)).isoformat(),
+        "to": (now + timedelta(days=1)).isoformat(),
+    }
+    by_channel = httpx.get(
+        f"{sandbox.base_url}/v1/fees/report",
+        headers=sandbox.headers,
+        params={**window, "group_by": "channel"},
+    )
+    assert by_channel.status_code == 200, by_channel.text
+    assert by_channel.json() == [
+        {
+            "group": sandbox.wechat_account_id,
+            "currency": "CNY",
+            "fee_income": 90,
+            "channel_cost": 38,
+            "margin": 52,
+            "charges": 4,
+            "unmatched": 0,
+        }
+    ]
+    as_csv = httpx.get(
+        f"{sandbox.base_url}/v1/fees/report",
+        headers=sandbox.headers,
+        params={**window, "group_by": "scenario", "format": "csv"},
+    )
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.text.splitlines() == [
+        "group,currency,fee_income,channel_cost,margin,charges,unmatched",
+        "collection,CNY,90,38,52,4,0",
+    ]
+    daily = httpx.get(
+        f"{sandbox.base_url}/v1/fees/report", headers=sandbox.headers, params=window
+    ).json()
+    days = {started.date().isoformat(), now.date().isoformat()}  # one, unless midnight passed
+    assert {row["group"] for row in daily} <= days
+    assert sum(row["margin"] for row in daily) == 52

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import typer
 
 from paydesk.cli.common import clear_errors, console, database, fail
 from paydesk.db.uow import unit_of_work
-from paydesk.fees import service
+from paydesk.fees import reports, service
 
 fees_app = typer.Typer(help="Fee agreements.", no_args_is_help=True)
 DOCUMENT_BYTES_MAX = 512 * 1024
@@ -63,3 +64,31 @@ def fees_retire(agreement_id: str) -> None:
     with unit_of_work(database()) as session:
         row = service.retire_agreement(session, agreement_id)
     console.print(f"{row.id}: retired")
+
+
+@fees_app.command("report")
+@clear_errors
+def fees_report(
+    start: str = typer.Option(..., "--from", help="ISO 8601 with a zone, inclusive."),
+    end: str = typer.Option(..., "--to", help="ISO 8601 with a zone, exclusive."),
+    by: reports.GroupBy = typer.Option(reports.GroupBy.DAY, "--by"),
+    merchant: str | None = typer.Option(None, help="One merchant; default every one."),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV on standard output."),
+) -> None:
+    """Fee income, channel cost and margin."""
+    try:
+        start_at, end_at = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    except ValueError:
+        raise fail("--from and --to are ISO 8601 times") from None
+    if start_at.utcoffset() is None or end_at.utcoffset() is None:
+        raise fail("--from and --to need a time zone (+08:00, Z)")
+    with unit_of_work(database(), read_only=True) as session:
+        rows = reports.report(session, start=start_at, end=end_at, by=by, merchant_id=merchant)
+    if as_csv:
+        typer.echo(reports.to_csv(rows), nl=False)
+        return
+    for row in rows:
+        console.print(
+            f"{row.group}  {row.currency}  income {row.fee_income}  cost {row.channel_cost}"
+            f"  margin {row.margin}  ({row.charges} charges, {row.unmatched} unmatched)"
+        )

@@ -3,15 +3,17 @@ API (docs/fees.md). An order's fees are read at ``GET /v1/orders/{id}/fees``."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from paydesk.api.routing import ApiRoute, PrincipalDep, SessionDep
 from paydesk.core import clock
-from paydesk.fees import quotes, service
+from paydesk.core.errors import InvalidRequest
+from paydesk.fees import quotes, reports, service
 
 router = APIRouter(route_class=ApiRoute, tags=["fees"])
 
@@ -117,3 +119,32 @@ def quote(
         at=clock.now(),
     )
     return found
+
+
+@router.get(
+    "/fees/report",
+    summary="Fee income, channel cost and margin over a period, grouped; JSON or CSV",
+    response_model=None,
+)
+def fee_report(
+    session: SessionDep,
+    principal: PrincipalDep,
+    start: datetime = Query(alias="from", description="Inclusive, with a zone."),
+    end: datetime = Query(alias="to", description="Exclusive, with a zone."),
+    group_by: reports.GroupBy = reports.GroupBy.DAY,
+    format: str = Query("json", pattern="^(json|csv)$"),
+    merchant_id: str | None = None,
+) -> list[dict[str, Any]] | Response:
+    """A merchant key sees its own charges; an admin key every merchant's, or one's."""
+    if start.utcoffset() is None or end.utcoffset() is None:
+        raise InvalidRequest("from and to need a time zone", param="from")
+    rows = reports.report(
+        session, start=start, end=end, by=group_by, merchant_id=principal.scope(merchant_id)
+    )
+    if format == "csv":
+        return Response(
+            reports.to_csv(rows),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="fees.csv"'},
+        )
+    return [dataclasses.asdict(row) for row in rows]

@@ -12,13 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from paydesk.cli.main import app
 from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
 from paydesk.fees import service as fees
 from paydesk.ledger.accounts import balance
 from paydesk.merchants import auth
-from paydesk.payments import postings
+from paydesk.payments import fee_recompute, postings
 from tests.support.ledger_invariants import check_entries
 from tests.support.payments import (
     create_order,
@@ -296,3 +298,72 @@ def test_the_report_sums_income_cost_and_margin_and_exports_csv(sandbox: Sandbox
     days = {started.date().isoformat(), now.date().isoformat()}  # one, unless midnight passed
     assert {row["group"] for row in daily} <= days
     assert sum(row["margin"] for row in daily) == 52
+
+
+def test_a_changed_agreement_is_recomputed_once_and_resumably(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    first = add_agreement(
+        sandbox, "merchant", sandbox.merchant_id, merchant_agreement(["wechat_native"])
+    ).json()
+    started = datetime.now(UTC)
+    orders = [paid_order(sandbox, 10_000), paid_order(sandbox, 5_000)]  # fees 60 and 30
+    # The rate was agreed at 0.40%, not 0.60%: retire the first agreement, store the right one.
+    retired = httpx.post(
+        f"{sandbox.base_url}/v1/fee-agreements/{first['id']}/retire", headers=admin(sandbox)
+    )
+    assert retired.status_code == 200, retired.text
+    corrected = merchant_agreement(["wechat_native"]) | {"id": "shop-2026-v2"}
+    corrected["interfaces"][0]["entries"][0]["fee"]["rate_bps"] = 40
+    assert add_agreement(sandbox, "merchant", sandbox.merchant_id, corrected).status_code == 201
+
+    period = {
+        "party_type": "merchant",
+        "party_id": sandbox.merchant_id,
+        "period_start": started - timedelta(minutes=1),
+        "period_end": datetime.now(UTC) + timedelta(minutes=1),
+    }
+    with unit_of_work(sandbox.db) as session:
+        run_id = fee_recompute.start(session, **period).id
+    one = fee_recompute.step(sandbox.db, run_id, batch=1)  # stopped after one payment...
+    assert (one.status, one.processed) == ("running", 1)
+    done = fee_recompute.run_to_end(sandbox.db, run_id)  # ...and resumed
+    assert (done.status, done.processed, done.adjusted, done.adjustment_minor) == (
+        "done",
+        2,
+        2,
+        -30,
+    )
+    adjustments = {
+        order_id: [c["amount"] for c in get(sandbox, f"/v1/orders/{order_id}/fees")]
+        for order_id in orders
+    }
+    assert adjustments == {orders[0]: [60, -20], orders[1]: [30, -10]}
+    assert books(sandbox)["fee_income"] == 60 and books(sandbox)["receivable"] == 14_940
+
+    # A second run finds nothing to change; running a finished run again posts nothing.
+    with unit_of_work(sandbox.db) as session:
+        again = fee_recompute.start(session, **period).id
+    assert fee_recompute.run_to_end(sandbox.db, again).adjusted == 0
+    assert fee_recompute.run_to_end(sandbox.db, run_id).adjusted == 2
+    assert books(sandbox)["fee_income"] == 60
+
+    # The same from the command line, with its progress bar.
+    cli = CliRunner().invoke(
+        app,
+        [
+            "fees",
+            "recompute",
+            "--party-type",
+            "merchant",
+            "--party-id",
+            sandbox.merchant_id,
+            "--from",
+            period["period_start"].isoformat(),
+            "--to",
+            period["period_end"].isoformat(),
+        ],
+        env={"PAYDESK_DATABASE_URL": sandbox.db.url, "PAYDESK_DATA_DIR": str(tmp_path / "cli")},
+    )
+    assert cli.exit_code == 0, cli.output
+    assert "2 payments, 0 adjusted" in cli.output

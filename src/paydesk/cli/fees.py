@@ -7,10 +7,13 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
+from rich.progress import Progress
 
 from paydesk.cli.common import clear_errors, console, database, fail
 from paydesk.db.uow import unit_of_work
 from paydesk.fees import reports, service
+from paydesk.fees.records import FeeRun
+from paydesk.payments import fee_recompute
 
 fees_app = typer.Typer(help="Fee agreements.", no_args_is_help=True)
 DOCUMENT_BYTES_MAX = 512 * 1024
@@ -92,3 +95,51 @@ def fees_report(
             f"{row.group}  {row.currency}  income {row.fee_income}  cost {row.channel_cost}"
             f"  margin {row.margin}  ({row.charges} charges, {row.unmatched} unmatched)"
         )
+
+
+@fees_app.command("recompute")
+@clear_errors
+def fees_recompute(
+    party_type: str | None = typer.Option(None, help="channel or merchant (a new run)."),
+    party_id: str | None = typer.Option(None, help="The channel account or merchant id."),
+    start: str | None = typer.Option(None, "--from", help="ISO 8601 with a zone, inclusive."),
+    end: str | None = typer.Option(None, "--to", help="ISO 8601 with a zone, exclusive."),
+    resume: str | None = typer.Option(None, help="Resume the run with this id."),
+) -> None:
+    """Price a party's payments of a period again under its agreements now and post the
+    differences as adjustments; stopped, it resumes with --resume RUN."""
+    db = database()
+    if resume is not None:
+        run_id = resume
+    else:
+        if party_type is None or party_id is None or start is None or end is None:
+            raise fail("give --party-type, --party-id, --from and --to (or --resume RUN)")
+        try:
+            start_at, end_at = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        except ValueError:
+            raise fail("--from and --to are ISO 8601 times") from None
+        if start_at.utcoffset() is None or end_at.utcoffset() is None:
+            raise fail("--from and --to need a time zone (+08:00, Z)")
+        with unit_of_work(db) as session:
+            run_id = fee_recompute.start(
+                session,
+                party_type=party_type,
+                party_id=party_id,
+                period_start=start_at,
+                period_end=end_at,
+            ).id
+    with unit_of_work(db, read_only=True) as session:
+        run = session.get(FeeRun, run_id)
+        if run is None:
+            raise fail(f"no fee run {run_id}")
+        total = run.processed + fee_recompute.remaining(session, run)
+    console.print(f"run {run_id}: {total} payments (resume with --resume {run_id})")
+    with Progress(console=console, transient=False) as progress:
+        task = progress.add_task("recomputing", total=total or 1, completed=run.processed)
+        done = fee_recompute.run_to_end(
+            db, run_id, on_batch=lambda r: progress.update(task, completed=r.processed)
+        )
+    console.print(
+        f"run {run_id} done: {done.processed} payments, {done.adjusted} adjusted by"
+        f" {done.adjustment_minor:+d} in all, {done.unmatched} matching no entry"
+    )

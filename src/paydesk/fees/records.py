@@ -43,7 +43,7 @@ class FeeCharge(Base):
 
     __tablename__ = "fee_charges"
     __table_args__ = (
-        sa.UniqueConstraint("kind", "source_id"),
+        sa.UniqueConstraint("kind", "source_id", "run_id"),
         sa.Index("ix_fee_charges_order", "merchant_id", "order_id"),
         sa.Index("ix_fee_charges_created", "created_at"),
     )
@@ -52,7 +52,8 @@ class FeeCharge(Base):
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
     order_id: Mapped[str] = mapped_column(sa.String(40))
     kind: Mapped[str] = mapped_column(sa.String(30))
-    """``merchant_fee``, ``channel_cost``, ``merchant_fee_return``, ``channel_cost_return``."""
+    """``merchant_fee``, ``channel_cost``, their ``*_return`` (refunds) and ``*_adjustment``
+    (recomputation)."""
     source_id: Mapped[str] = mapped_column(sa.String(40))
     """The payment attempt (charges) or the refund (returns)."""
     channel_account_id: Mapped[str | None] = mapped_column(sa.String(40))
@@ -65,4 +66,30 @@ class FeeCharge(Base):
     entry_id: Mapped[str | None] = mapped_column(sa.String(64))
     explanation: Mapped[dict[str, Any]] = mapped_column(JSONType)
     journal_id: Mapped[str | None] = mapped_column(sa.String(40))
+    run_id: Mapped[str] = mapped_column(sa.String(40), server_default="")
+    """The recomputation run of an ``*_adjustment``; empty for charges and returns."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FeeRun(Base):
+    """A recomputation of one party's fees or costs over a period, resumable: it goes through
+    the period's payments in id order and remembers the last one done."""
+
+    __tablename__ = "fee_runs"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    party_type: Mapped[str] = mapped_column(sa.String(20))
+    party_id: Mapped[str] = mapped_column(sa.String(40))
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(sa.String(20))
+    """``running`` or ``done``."""
+    cursor: Mapped[str] = mapped_column(sa.String(40), server_default="")
+    """The last payment attempt done (ids increase)."""
+    processed: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    adjusted: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    unmatched: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    adjustment_minor: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

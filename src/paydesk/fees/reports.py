@@ -1,9 +1,10 @@
 """Fee income, channel cost and margin over a period, grouped by day, channel account,
 merchant or scenario, per currency; as rows or CSV (docs/fees.md).
 
-Income is the merchant fees posted less those given back; cost is the channel costs accrued
-less those given back; margin is income less cost. Only ``posted`` charges count; unmatched
-ones are counted apart (``unmatched``) so a gap in the agreements shows in the report.
+Income is the merchant fees posted, adjusted by recomputations, less those given back; cost
+is the channel costs accrued, adjusted, less those given back; margin is income less cost.
+Only ``posted`` charges count; unmatched ones are counted apart (``unmatched``) so a gap in
+the agreements shows in the report.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from paydesk.core.errors import InvalidRequest
 from paydesk.fees.records import FeeCharge
-from paydesk.fees.service import CHANNEL_COST, MERCHANT_FEE, RETURN_SUFFIX
+from paydesk.fees.service import ADJUSTMENT_SUFFIX, CHANNEL_COST, MERCHANT_FEE, RETURN_SUFFIX
 
 PERIOD_DAYS_MAX = 400
 COLUMNS = ("group", "currency", "fee_income", "channel_cost", "margin", "charges", "unmatched")
@@ -77,6 +78,8 @@ def report(
                 sa.case(
                     (posted & (FeeCharge.kind == kind), FeeCharge.amount_minor),
                     (posted & (FeeCharge.kind == kind + RETURN_SUFFIX), -FeeCharge.amount_minor),
+                    # adjustments are signed: a recomputation may lower a fee
+                    (posted & (FeeCharge.kind == kind + ADJUSTMENT_SUFFIX), FeeCharge.amount_minor),
                     else_=0,
                 )
             ),

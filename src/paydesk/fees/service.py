@@ -51,6 +51,7 @@ log = structlog.get_logger(__name__)
 MERCHANT_FEE = "merchant_fee"
 CHANNEL_COST = "channel_cost"
 RETURN_SUFFIX = "_return"
+ADJUSTMENT_SUFFIX = "_adjustment"
 PARTY_TYPES = ("channel", "merchant")
 FOREVER = datetime.max.replace(tzinfo=UTC)
 
@@ -404,3 +405,80 @@ def charges_of(session: Session, merchant_id: str, order_id: str) -> list[FeeCha
             .order_by(FeeCharge.id)
         )
     )
+
+
+def current_minor(session: Session, kind: str, attempt_id: str) -> tuple[int, FeeCharge | None]:
+    """What ``attempt_id`` stands charged for ``kind`` now: the charge plus every adjustment
+    (refund returns are apart); and the charge (None if never charged)."""
+    rows = session.scalars(
+        sa.select(FeeCharge).where(
+            FeeCharge.source_id == attempt_id,
+            FeeCharge.kind.in_((kind, kind + ADJUSTMENT_SUFFIX)),
+            FeeCharge.status == "posted",
+        )
+    ).all()
+    charged = next((row for row in rows if row.kind == kind), None)
+    return sum(row.amount_minor for row in rows), charged
+
+
+def adjust(
+    session: Session,
+    *,
+    run_id: str,
+    kind: str,
+    txn: FeeTransaction,
+    merchant_id: str,
+    order_id: str,
+    channel_account_id: str | None,
+    agreements: list[Agreement],
+    rows: list[FeeAgreement],
+    receivable: Receivable,
+) -> int | None:
+    """Price ``txn`` again under ``agreements`` and post the difference to what it stands
+    charged as an ``*_adjustment`` of run ``run_id`` (its journal key makes a re-run of the
+    same run post nothing more). Returns the difference, None when no entry matches."""
+    try:
+        priced = price(agreements, txn)
+    except (NoMatchingEntry, NoValidAgreement, CurrencyMismatch, InvalidRequest):
+        return None
+    standing, _ = current_minor(session, kind, txn.id)
+    difference = priced.fee.amount_minor - standing
+    if difference == 0:
+        return 0
+    ccy = priced.fee.currency
+    source, target = _legs(session, kind, merchant_id, channel_account_id, ccy, receivable)
+    if difference < 0:
+        source, target = target, source
+    row = next(r for r in rows if r.name == priced.agreement_id)
+    journal_id = _post(
+        session,
+        merchant_id,
+        f"fee:{kind}{ADJUSTMENT_SUFFIX}:{run_id}:{txn.id}",
+        f"fee.{kind}{ADJUSTMENT_SUFFIX}",
+        source,
+        target,
+        abs(difference),
+        ccy,
+        {"order_id": order_id, "run_id": run_id, "agreement_id": row.id},
+    )
+    _record(
+        session,
+        merchant_id=merchant_id,
+        order_id=order_id,
+        kind=kind + ADJUSTMENT_SUFFIX,
+        source_id=txn.id,
+        channel_account_id=channel_account_id,
+        scenario=txn.scenario,
+        status="posted",
+        amount_minor=difference,
+        currency=ccy,
+        agreement_id=row.id,
+        entry_id=priced.entry_id,
+        explanation={
+            **priced.fee.explanation.as_json(),
+            "text": f"{priced.text}; stood at {standing} -> adjust {difference:+d}",
+        },
+        journal_id=journal_id,
+        run_id=run_id,
+    )
+    return difference

@@ -1,0 +1,165 @@
+"""Recomputing one party's fees or costs over a period, after its agreement changed
+(docs/fees.md): every channel payment of the period that paid its order is priced again
+under the party's agreements now, and the difference to what it stands charged is posted as
+an adjustment (a balanced journal and an ``*_adjustment`` charge).
+
+A run goes through the payments in id order, a batch per transaction, and remembers the last
+payment done: stopped or crashed, it resumes where it was (``resume``); run again from the
+start, it posts nothing twice (each adjustment's journal key names the run and the payment),
+and a new run only posts what still differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from paydesk.core import clock
+from paydesk.core.errors import InvalidRequest, NotFound
+from paydesk.core.ids import new_id
+from paydesk.db.engine import Database
+from paydesk.db.uow import unit_of_work
+from paydesk.fees import service as fees
+from paydesk.fees.matching import parse_agreement
+from paydesk.fees.records import FeeRun
+from paydesk.ledger.models import LedgerAccount
+from paydesk.payments import postings
+from paydesk.payments.fee_flow import fee_transaction
+from paydesk.payments.methods import WALLET_CHANNEL
+from paydesk.payments.models import Order, PaymentAttempt
+from paydesk.payments.states import AttemptStatus
+
+BATCH = 200
+KIND_OF_PARTY = {"merchant": fees.MERCHANT_FEE, "channel": fees.CHANNEL_COST}
+
+
+class FeeRunNotFound(NotFound):
+    code = "fee_run_not_found"
+
+
+def start(
+    session: Session,
+    *,
+    party_type: str,
+    party_id: str,
+    period_start: datetime,
+    period_end: datetime,
+) -> FeeRun:
+    if party_type not in KIND_OF_PARTY:
+        raise InvalidRequest("party_type is channel or merchant", param="party_type")
+    if period_end <= period_start:
+        raise InvalidRequest("the period ends after it starts", param="to")
+    now = clock.now()
+    run = FeeRun(
+        id=new_id("frn"),
+        party_type=party_type,
+        party_id=party_id,
+        kind=KIND_OF_PARTY[party_type],
+        period_start=period_start,
+        period_end=period_end,
+        status="running",
+        cursor="",
+        processed=0,
+        adjusted=0,
+        unmatched=0,
+        adjustment_minor=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def _payments(run: FeeRun) -> sa.Select[PaymentAttempt, Order]:
+    """The run's payments: channel attempts that paid their order within the period."""
+    party = (
+        PaymentAttempt.merchant_id == run.party_id
+        if run.party_type == "merchant"
+        else PaymentAttempt.channel_account_id == run.party_id
+    )
+    return (
+        sa.select(PaymentAttempt, Order)
+        .join(Order, Order.paid_attempt_id == PaymentAttempt.id)
+        .where(
+            party,
+            PaymentAttempt.status == AttemptStatus.SUCCEEDED.value,
+            PaymentAttempt.channel != WALLET_CHANNEL,
+            PaymentAttempt.succeeded_at >= run.period_start,
+            PaymentAttempt.succeeded_at < run.period_end,
+        )
+    )
+
+
+def _receivable(session: Session, merchant_id: str) -> fees.Receivable:
+    def account(currency: str) -> LedgerAccount:
+        return postings.receivable_account(session, merchant_id, currency)
+
+    return account
+
+
+def remaining(session: Session, run: FeeRun) -> int:
+    query = _payments(run).where(PaymentAttempt.id > run.cursor).subquery()
+    return int(session.scalar(sa.select(sa.func.count()).select_from(query)) or 0)
+
+
+def step(db: Database, run_id: str, batch: int = BATCH) -> FeeRun:
+    """One batch, in one transaction; the run is ``done`` when nothing is left."""
+    with unit_of_work(db) as session:
+        run = session.get(FeeRun, run_id, with_for_update=True)
+        if run is None:
+            raise FeeRunNotFound(f"no fee run {run_id}")
+        if run.status == "done":
+            return run
+        rows = fees._rows(session, run.party_type, run.party_id)
+        agreements = [parse_agreement(row.document) for row in rows]
+        found = session.execute(
+            _payments(run)
+            .where(PaymentAttempt.id > run.cursor)
+            .order_by(PaymentAttempt.id)
+            .limit(batch)
+        ).all()
+        for attempt, order in found:
+            if run.kind == fees.MERCHANT_FEE and order.purpose != "purchase":
+                run.cursor = attempt.id
+                continue
+            interface = attempt.channel_account_id if run.kind == fees.CHANNEL_COST else None
+            difference = fees.adjust(
+                session,
+                run_id=run.id,
+                kind=run.kind,
+                txn=fee_transaction(order, attempt, interface_id=interface),
+                merchant_id=order.merchant_id,
+                order_id=order.id,
+                channel_account_id=attempt.channel_account_id,
+                agreements=agreements,
+                rows=rows,
+                receivable=_receivable(session, order.merchant_id),
+            )
+            run.processed += 1
+            if difference is None:
+                run.unmatched += 1
+            elif difference:
+                run.adjusted += 1
+                run.adjustment_minor += difference
+            run.cursor = attempt.id
+        if len(found) < batch:
+            run.status = "done"
+        run.updated_at = clock.now()
+        session.flush()
+        session.expunge(run)
+        return run
+
+
+def run_to_end(
+    db: Database, run_id: str, *, on_batch: Callable[[FeeRun], None] | None = None
+) -> FeeRun:
+    while True:
+        run = step(db, run_id)
+        if on_batch is not None:
+            on_batch(run)
+        if run.status == "done":
+            return run

@@ -367,3 +367,30 @@ def test_a_changed_agreement_is_recomputed_once_and_resumably(
     )
     assert cli.exit_code == 0, cli.output
     assert "2 payments, 0 adjusted" in cli.output
+
+
+def test_a_volume_period_is_closed_once_with_its_adjustment(sandbox: SandboxServer) -> None:
+    volume = merchant_agreement(["wechat_native"])
+    volume["interfaces"][0]["entries"][0]["fee"] = {
+        "kind": "volume",
+        "basis": "count",
+        "tiers": [{"up_to": 1, "rate_bps": 60}, {"rate_bps": 30}],
+        "provisional": {"kind": "percentage", "rate_bps": 60},
+    }
+    assert add_agreement(sandbox, "merchant", sandbox.merchant_id, volume).status_code == 201
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    paid_order(sandbox, 10_000)
+    paid_order(sandbox, 5_000)  # provisional fees 60 + 30
+    assert books(sandbox)["fee_income"] == 90
+    period = {
+        "party_type": "merchant",
+        "party_id": sandbox.merchant_id,
+        "period_start": started,
+        "period_end": datetime.now(UTC) + timedelta(minutes=1),
+    }
+    (closed,) = fee_recompute.close_period(sandbox.db, **period)
+    # Two payments reach the second tier: 0.30% of 15,000 = 45 for the period, 45 less.
+    assert (closed.entry, closed.adjustment_minor) == ("scan", -45)
+    assert books(sandbox)["fee_income"] == 45 and books(sandbox)["receivable"] == 14_955
+    fee_recompute.close_period(sandbox.db, **period)  # closing it again changes nothing
+    assert books(sandbox)["fee_income"] == 45

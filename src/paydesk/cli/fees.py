@@ -143,3 +143,35 @@ def fees_recompute(
         f"run {run_id} done: {done.processed} payments, {done.adjusted} adjusted by"
         f" {done.adjustment_minor:+d} in all, {done.unmatched} matching no entry"
     )
+
+
+@fees_app.command("close-period")
+@clear_errors
+def fees_close_period(
+    party_type: str = typer.Option(..., help="channel or merchant."),
+    party_id: str = typer.Option(..., help="The channel account or merchant id."),
+    start: str = typer.Option(..., "--from", help="ISO 8601 with a zone, inclusive."),
+    end: str = typer.Option(..., "--to", help="ISO 8601 with a zone, exclusive."),
+) -> None:
+    """Close a period of graduated and volume entries: post the final fee less the
+    provisional ones, once."""
+    try:
+        start_at, end_at = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    except ValueError:
+        raise fail("--from and --to are ISO 8601 times") from None
+    if start_at.utcoffset() is None or end_at.utcoffset() is None:
+        raise fail("--from and --to need a time zone (+08:00, Z)")
+    closed = fee_recompute.close_period(
+        database(),
+        party_type=party_type,
+        party_id=party_id,
+        period_start=start_at,
+        period_end=end_at,
+    )
+    if not closed:
+        console.print("no graduated or volume entry priced a payment of the period")
+    for item in closed:
+        console.print(
+            f"{item.agreement}/{item.entry}: adjust {item.adjustment_minor:+d} {item.currency}"
+            f" ({item.text})"
+        )

@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 
 from paydesk.core.errors import InvalidRequest
 from paydesk.fees.records import FeeCharge
-from paydesk.fees.service import ADJUSTMENT_SUFFIX, CHANNEL_COST, MERCHANT_FEE, RETURN_SUFFIX
+from paydesk.fees.service import (
+    ADJUSTMENT_SUFFIX,
+    CHANNEL_COST,
+    MERCHANT_FEE,
+    PERIOD_CLOSE_SUFFIX,
+    RETURN_SUFFIX,
+)
 
 PERIOD_DAYS_MAX = 400
 COLUMNS = ("group", "currency", "fee_income", "channel_cost", "margin", "charges", "unmatched")
@@ -80,6 +86,10 @@ def report(
                     (posted & (FeeCharge.kind == kind + RETURN_SUFFIX), -FeeCharge.amount_minor),
                     # adjustments are signed: a recomputation may lower a fee
                     (posted & (FeeCharge.kind == kind + ADJUSTMENT_SUFFIX), FeeCharge.amount_minor),
+                    (
+                        posted & (FeeCharge.kind == kind + PERIOD_CLOSE_SUFFIX),
+                        FeeCharge.amount_minor,
+                    ),
                     else_=0,
                 )
             ),

@@ -30,6 +30,7 @@ from paydesk.core import clock
 from paydesk.core.errors import Conflict, InvalidRequest, NotFound
 from paydesk.core.ids import new_id
 from paydesk.core.money import CurrencyMismatch
+from paydesk.fees.explain import PeriodClose
 from paydesk.fees.matching import (
     Agreement,
     NoMatchingEntry,
@@ -52,6 +53,7 @@ MERCHANT_FEE = "merchant_fee"
 CHANNEL_COST = "channel_cost"
 RETURN_SUFFIX = "_return"
 ADJUSTMENT_SUFFIX = "_adjustment"
+PERIOD_CLOSE_SUFFIX = "_period_close"
 PARTY_TYPES = ("channel", "merchant")
 FOREVER = datetime.max.replace(tzinfo=UTC)
 
@@ -482,3 +484,67 @@ def adjust(
         run_id=run_id,
     )
     return difference
+
+
+def post_period_close(
+    session: Session,
+    *,
+    kind: str,
+    source_id: str,
+    merchant_id: str,
+    channel_account_id: str | None,
+    agreement_row: FeeAgreement,
+    entry_id: str,
+    result: PeriodClose,
+    receivable: Receivable,
+    period: str,
+) -> FeeCharge | None:
+    """Post a period close's adjustment once (``source_id`` names the agreement, entry and
+    period: closing the same period again finds it and posts nothing)."""
+    existing = session.scalars(
+        sa.select(FeeCharge).where(
+            FeeCharge.kind == kind + PERIOD_CLOSE_SUFFIX, FeeCharge.source_id == source_id
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    ccy = result.final.currency
+    source, target = _legs(session, kind, merchant_id, channel_account_id, ccy, receivable)
+    if result.adjustment_minor < 0:
+        source, target = target, source
+    journal_id = _post(
+        session,
+        merchant_id,
+        f"fee:{kind}{PERIOD_CLOSE_SUFFIX}:{source_id}",
+        f"fee.{kind}{PERIOD_CLOSE_SUFFIX}",
+        source,
+        target,
+        abs(result.adjustment_minor),
+        ccy,
+        {"agreement_id": agreement_row.id, "entry_id": entry_id, "period": period},
+    )
+    return _record(
+        session,
+        merchant_id=merchant_id,
+        order_id="",
+        kind=kind + PERIOD_CLOSE_SUFFIX,
+        source_id=source_id,
+        channel_account_id=channel_account_id,
+        scenario="period_close",
+        status="posted",
+        amount_minor=result.adjustment_minor,
+        currency=ccy,
+        agreement_id=agreement_row.id,
+        entry_id=entry_id,
+        explanation={
+            **result.final.explanation.as_json(),
+            "period": period,
+            "provisional": result.provisional_minor,
+            "adjustment": result.adjustment_minor,
+            "text": (
+                f"{result.final.explanation.text}; provisional {result.provisional_minor}"
+                f" -> adjust {result.adjustment_minor:+d}"
+            ),
+        },
+        journal_id=journal_id,
+    )

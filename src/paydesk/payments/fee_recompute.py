@@ -11,7 +11,9 @@ and a new run only posts what still differs.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -23,7 +25,7 @@ from paydesk.core.ids import new_id
 from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
 from paydesk.fees import service as fees
-from paydesk.fees.matching import parse_agreement
+from paydesk.fees.matching import close_periods, parse_agreement
 from paydesk.fees.records import FeeRun
 from paydesk.ledger.models import LedgerAccount
 from paydesk.payments import postings
@@ -163,3 +165,75 @@ def run_to_end(
             on_batch(run)
         if run.status == "done":
             return run
+
+
+# --- period closes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    agreement: str
+    entry: str
+    adjustment_minor: int
+    currency: str
+    text: str
+
+
+def close_period(
+    db: Database, *, party_type: str, party_id: str, period_start: datetime, period_end: datetime
+) -> list[Closed]:
+    """Close the period of the party's graduated and volume entries: the final fee from the
+    period's totals, less the provisional fees charged per payment, posted once as a
+    ``*_period_close`` adjustment (closing the same period again posts nothing more)."""
+    if party_type not in KIND_OF_PARTY:
+        raise InvalidRequest("party_type is channel or merchant", param="party_type")
+    kind = KIND_OF_PARTY[party_type]
+    with unit_of_work(db) as session:
+        rows = fees._rows(session, party_type, party_id)
+        agreements = [parse_agreement(row.document) for row in rows]
+        probe = FeeRun(
+            party_type=party_type,
+            party_id=party_id,
+            period_start=period_start,
+            period_end=period_end,
+            cursor="",
+        )
+        txns, orders = [], {}
+        for attempt, order in session.execute(_payments(probe).order_by(PaymentAttempt.id)):
+            if kind == fees.MERCHANT_FEE and order.purpose != "purchase":
+                continue
+            interface = attempt.channel_account_id if kind == fees.CHANNEL_COST else None
+            txns.append(fee_transaction(order, attempt, interface_id=interface))
+            orders[attempt.id] = (order, attempt)
+        if not txns:
+            return []
+        merchant_id, channel_account_id = next(
+            (order.merchant_id, attempt.channel_account_id) for order, attempt in orders.values()
+        )
+        closed = []
+        for (agreement_name, entry_id), result in close_periods(agreements, txns).items():
+            row = next(r for r in rows if r.name == agreement_name)
+            period = f"{period_start.isoformat()}/{period_end.isoformat()}"
+            key = hashlib.sha256(f"{row.id}|{entry_id}|{period}".encode()).hexdigest()[:32]
+            fees.post_period_close(
+                session,
+                kind=kind,
+                source_id=f"fpc_{key}",
+                merchant_id=merchant_id if party_type == "channel" else party_id,
+                channel_account_id=channel_account_id if party_type == "channel" else None,
+                agreement_row=row,
+                entry_id=entry_id,
+                result=result,
+                receivable=_receivable(session, merchant_id),
+                period=period,
+            )
+            closed.append(
+                Closed(
+                    agreement_name,
+                    entry_id,
+                    result.adjustment_minor,
+                    result.final.currency,
+                    result.final.explanation.text,
+                )
+            )
+        return closed

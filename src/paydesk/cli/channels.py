@@ -6,7 +6,6 @@ shell history and the process list) and are never printed back.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,14 @@ import typer
 
 from paydesk.channels.accounts import service
 from paydesk.channels.accounts.models import ChannelAccountMode, ChannelAccountStatus
-from paydesk.cli.common import clear_errors, console, database, fail, settings_or_exit
+from paydesk.cli.common import (
+    clear_errors,
+    console,
+    database,
+    fail,
+    read_json_object,
+    settings_or_exit,
+)
 from paydesk.db.uow import unit_of_work
 from paydesk.sandbox import credentials as sandbox_credentials
 from paydesk.sandbox.accounts import DEFAULT_NAMES, ensure_sandbox_account
@@ -29,17 +35,7 @@ channels_app = typer.Typer(
 
 def _read_credentials(path: Path) -> dict[str, Any]:
     """The JSON object in ``path``. Error messages name the file, never its content."""
-    try:
-        if path.stat().st_size > CREDENTIALS_FILE_BYTES_MAX:
-            raise fail(f"{path}: larger than {CREDENTIALS_FILE_BYTES_MAX} bytes")
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise fail(f"{path}: cannot be read ({exc.strerror})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise fail(f"{path}: not a UTF-8 JSON file") from None
-    if not isinstance(content, dict):
-        raise fail(f"{path}: must hold one JSON object of credential fields")
-    return content
+    return read_json_object(path, CREDENTIALS_FILE_BYTES_MAX)
 
 
 @channels_app.command("add")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.progress import Progress
 
-from paydesk.cli.common import clear_errors, console, database, fail
+from paydesk.cli.common import (
+    clear_errors,
+    console,
+    database,
+    fail,
+    period,
+    read_json_object,
+)
 from paydesk.db.uow import unit_of_work
 from paydesk.fees import reports, service
 from paydesk.fees.records import FeeRun
@@ -27,16 +32,7 @@ def fees_add(
     agreement_file: Path = typer.Option(..., "--file", help="The agreement, one JSON object."),
 ) -> None:
     """Check and store an agreement; a bad one is refused naming the field."""
-    try:
-        if agreement_file.stat().st_size > DOCUMENT_BYTES_MAX:
-            raise fail(f"{agreement_file}: larger than {DOCUMENT_BYTES_MAX} bytes")
-        document = json.loads(agreement_file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise fail(f"{agreement_file}: cannot be read ({exc.strerror})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise fail(f"{agreement_file}: not a JSON file ({exc})") from None
-    if not isinstance(document, dict):
-        raise fail(f"{agreement_file}: must hold one JSON object")
+    document = read_json_object(agreement_file, DOCUMENT_BYTES_MAX)
     with unit_of_work(database()) as session:
         row = service.add_agreement(
             session, party_type=party_type, party_id=party_id, document=document
@@ -79,12 +75,7 @@ def fees_report(
     as_csv: bool = typer.Option(False, "--csv", help="CSV on standard output."),
 ) -> None:
     """Fee income, channel cost and margin."""
-    try:
-        start_at, end_at = datetime.fromisoformat(start), datetime.fromisoformat(end)
-    except ValueError:
-        raise fail("--from and --to are ISO 8601 times") from None
-    if start_at.utcoffset() is None or end_at.utcoffset() is None:
-        raise fail("--from and --to need a time zone (+08:00, Z)")
+    start_at, end_at = period(start, end)
     with unit_of_work(database(), read_only=True) as session:
         rows = reports.report(session, start=start_at, end=end_at, by=by, merchant_id=merchant)
     if as_csv:
@@ -114,12 +105,7 @@ def fees_recompute(
     else:
         if party_type is None or party_id is None or start is None or end is None:
             raise fail("give --party-type, --party-id, --from and --to (or --resume RUN)")
-        try:
-            start_at, end_at = datetime.fromisoformat(start), datetime.fromisoformat(end)
-        except ValueError:
-            raise fail("--from and --to are ISO 8601 times") from None
-        if start_at.utcoffset() is None or end_at.utcoffset() is None:
-            raise fail("--from and --to need a time zone (+08:00, Z)")
+        start_at, end_at = period(start, end)
         with unit_of_work(db) as session:
             run_id = fee_recompute.start(
                 session,
@@ -155,12 +141,7 @@ def fees_close_period(
 ) -> None:
     """Close a period of graduated and volume entries: post the final fee less the
     provisional ones, once."""
-    try:
-        start_at, end_at = datetime.fromisoformat(start), datetime.fromisoformat(end)
-    except ValueError:
-        raise fail("--from and --to are ISO 8601 times") from None
-    if start_at.utcoffset() is None or end_at.utcoffset() is None:
-        raise fail("--from and --to need a time zone (+08:00, Z)")
+    start_at, end_at = period(start, end)
     closed = fee_recompute.close_period(
         database(),
         party_type=party_type,

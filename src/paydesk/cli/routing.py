@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from paydesk.channels.router import service
-from paydesk.cli.common import clear_errors, console, database, fail
+from paydesk.cli.common import clear_errors, console, database, read_json_object
 from paydesk.db.uow import unit_of_work
 
 ACTOR = "cli"
@@ -34,16 +34,7 @@ def routing_set(
     policy_file: Path = typer.Option(..., "--file", help="The whole policy, one JSON object."),
 ) -> None:
     """Check and store a policy; a bad one is refused with the reason and changes nothing."""
-    try:
-        if policy_file.stat().st_size > POLICY_FILE_BYTES_MAX:
-            raise fail(f"{policy_file}: larger than {POLICY_FILE_BYTES_MAX} bytes")
-        document = json.loads(policy_file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise fail(f"{policy_file}: cannot be read ({exc.strerror})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise fail(f"{policy_file}: not a JSON file ({exc})") from None
-    if not isinstance(document, dict):
-        raise fail(f"{policy_file}: must hold one JSON object")
+    document = read_json_object(policy_file, POLICY_FILE_BYTES_MAX)
     with unit_of_work(database()) as session:
         _, version = service.put_policy(session, merchant, document, actor=ACTOR)
     console.print(f"routing policy of {merchant} stored: version {version}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -55,6 +56,10 @@ _VALUE_FIELDS = (
     "region",
     "currency",
 )
+
+
+_MISSING = object()
+"""An attribute the transaction does not have."""
 
 
 class InvalidAgreement(InvalidRequest):
@@ -100,11 +105,38 @@ class Conditions(StrictModel):
             raise ValueError("amount_min: must not be above amount_max")
         return self
 
-    @property
+    @cached_property
     def specificity(self) -> int:
         fields = sum(getattr(self, name) is not None for name in _VALUE_FIELDS)
         ranged = self.amount_min is not None or self.amount_max is not None
         return fields + int(ranged) + len(self.attributes)
+
+    @cached_property
+    def _set_conditions(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """The value conditions that are set, as (field, accepted values): what
+        :meth:`matches` tests, computed once per entry."""
+        return tuple(
+            (name, frozenset(wanted))
+            for name in _VALUE_FIELDS
+            if (wanted := getattr(self, name)) is not None
+        )
+
+    def matches(self, txn: FeeTransaction) -> bool:
+        """Whether ``txn`` meets every condition: :meth:`failures` is empty, without writing
+        the reasons (the batch path)."""
+        for name, wanted in self._set_conditions:
+            if getattr(txn, name) not in wanted:
+                return False
+        amount = txn.amount_minor
+        if self.amount_min is not None and amount < self.amount_min:
+            return False
+        if self.amount_max is not None and amount > self.amount_max:
+            return False
+        for key, want in self.attributes.items():
+            have = txn.attributes.get(key, _MISSING)
+            if have is _MISSING or type(have) is not type(want) or have != want:
+                return False
+        return True
 
     def failures(self, txn: FeeTransaction) -> list[str]:
         """Why ``txn`` does not match: one reason per failing condition; empty: it matches."""
@@ -167,10 +199,27 @@ class EntryCheck:
 @dataclass(frozen=True, slots=True)
 class MatchResult:
     entry: RuleEntry
-    checks: tuple[EntryCheck, ...]
-    """Every entry, in the order given, with why it matched or not."""
+    entries: tuple[RuleEntry, ...]
+    txn: FeeTransaction
     reason: str
     """Why the winner won over the next best match."""
+
+    @property
+    def checks(self) -> tuple[EntryCheck, ...]:
+        """Every entry, in the order given, with why it matched or not (written on demand:
+        pricing a batch does not need them)."""
+        return _checks(self.entries, self.txn)
+
+
+def _checks(entries: Sequence[RuleEntry], txn: FeeTransaction) -> tuple[EntryCheck, ...]:
+    checks = []
+    for entry in entries:
+        failures = entry.when.failures(txn)
+        reason = "; ".join(failures) if failures else f"matches {entry.when.describe()}"
+        checks.append(
+            EntryCheck(entry.id, not failures, entry.priority, entry.when.specificity, reason)
+        )
+    return tuple(checks)
 
 
 class NoMatchingEntry(InvalidRequest):
@@ -225,20 +274,11 @@ def match(entries: Sequence[RuleEntry], txn: FeeTransaction) -> MatchResult:
                 f"entry id {entry.id!r} is used twice", code="duplicate_entry_id", param="entries"
             )
         seen.add(entry.id)
-    checks: list[EntryCheck] = []
-    matched: list[RuleEntry] = []
-    for entry in entries:
-        failures = entry.when.failures(txn)
-        reason = "; ".join(failures) if failures else f"matches {entry.when.describe()}"
-        checks.append(
-            EntryCheck(entry.id, not failures, entry.priority, entry.when.specificity, reason)
-        )
-        if not failures:
-            matched.append(entry)
+    matched = [entry for entry in entries if entry.when.matches(txn)]
     if not matched:
-        raise NoMatchingEntry(txn, checks)
+        raise NoMatchingEntry(txn, _checks(entries, txn))
     ranked = sorted(matched, key=_rank)
-    return MatchResult(ranked[0], tuple(checks), _why(ranked))
+    return MatchResult(ranked[0], tuple(entries), txn, _why(ranked))
 
 
 # --- agreements -----------------------------------------------------------------------------

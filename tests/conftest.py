@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from paydesk.db import migrate
 from paydesk.db.engine import Database
 from paydesk.db.schema import metadata
+from paydesk.features.service import FLAG_CACHE
 
 POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ["sqlite", "postgres"]
@@ -139,6 +140,7 @@ def _database(request: pytest.FixtureRequest, backend: str) -> Iterator[Database
     url = request.getfixturevalue(f"{backend}_url")
     db = Database(url)
     _empty_tables(db)
+    FLAG_CACHE.clear()  # flags are cached per process by name, which tests reuse
     try:
         yield db
     finally:

@@ -21,11 +21,13 @@ from paydesk.fees import service as fees
 from paydesk.ledger.accounts import balance
 from paydesk.merchants import auth
 from paydesk.payments import fee_recompute, postings
+from tests.support.jobs import wait_until
 from tests.support.ledger_invariants import check_entries
 from tests.support.payments import (
     create_order,
     get,
     pay,
+    set_faults,
     simulator_pay,
     wait_order,
     wait_refund,
@@ -394,3 +396,57 @@ def test_a_volume_period_is_closed_once_with_its_adjustment(sandbox: SandboxServ
     assert books(sandbox)["fee_income"] == 45 and books(sandbox)["receivable"] == 14_955
     fee_recompute.close_period(sandbox.db, **period)  # closing it again changes nothing
     assert books(sandbox)["fee_income"] == 45
+
+
+def test_a_whole_refund_gets_its_fee_back_and_a_refused_one_pays_it_again(
+    sandbox: SandboxServer,
+) -> None:
+    # The fee left the receivable with the payment: a refund of the whole order needs it back
+    # when the refund is accepted, or the receivable could not cover it.
+    add_agreement(sandbox, "merchant", sandbox.merchant_id, merchant_agreement(["wechat_native"]))
+    refused_order = paid_order(sandbox, 3_000)  # fee 18
+    whole_order = paid_order(sandbox, 10_000)  # fee 60
+    assert books(sandbox)["receivable"] == 12_922
+
+    set_faults(sandbox, "wechatpay", hold_refunds=True)
+    refused = httpx.post(
+        f"{sandbox.base_url}/v1/refunds",
+        headers=sandbox.headers,
+        json={"order_id": refused_order, "amount": 3_000},
+    ).json()
+    # Accepted: the fee is given back (18) and the whole amount set aside.
+    assert books(sandbox)["receivable"] == 12_922 + 18 - 3_000
+    wait_until(
+        lambda: bool(
+            httpx.post(
+                f"{sandbox.wechat_control_url}/simulator/refunds/{refused['id']}/complete",
+                json={"status": "ABNORMAL"},
+            ).status_code
+            == 200
+        ),
+        timeout_s=15,
+        what="the refund to reach the channel",
+    )
+    wait_refund(sandbox, refused["id"], "failed")
+    # Refused: the money comes back and the fee is charged again.
+    assert books(sandbox) == {
+        "receivable": 12_922,
+        "fee_income": 78,
+        "channel_costs": 0,
+        "cost_payable": 0,
+    }
+    statuses = {c["kind"]: c["status"] for c in get(sandbox, f"/v1/orders/{refused_order}/fees")}
+    assert statuses == {"merchant_fee": "posted", "merchant_fee_return": "reversed"}
+
+    set_faults(sandbox, "wechatpay", hold_refunds=False)
+    whole = httpx.post(
+        f"{sandbox.base_url}/v1/refunds",
+        headers=sandbox.headers,
+        json={"order_id": whole_order},
+    )
+    assert whole.status_code == 201, whole.text
+    wait_refund(sandbox, whole.json()["id"], "succeeded")
+    kinds = {c["kind"]: c["amount"] for c in get(sandbox, f"/v1/orders/{whole_order}/fees")}
+    assert kinds == {"merchant_fee": 60, "merchant_fee_return": 60}
+    # 12,922 - 10,000 refunded + 60 fee given back
+    assert books(sandbox)["receivable"] == 2_982 and books(sandbox)["fee_income"] == 18

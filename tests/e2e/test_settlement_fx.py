@@ -15,16 +15,19 @@ import pytest
 from paydesk.core import clock
 from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
+from paydesk.fees import service as fees
 from paydesk.fx import service as fx_service
 from paydesk.ledger.accounts import balance
 from paydesk.merchants import auth
 from paydesk.payments import postings, settlement
 from paydesk.payments.orders import lock_order
+from tests.support.jobs import wait_until
 from tests.support.ledger_invariants import check_entries
 from tests.support.payments import (
     create_order,
     get,
     pay,
+    set_faults,
     simulator_pay,
     wait_order,
     wait_refund,
@@ -187,3 +190,64 @@ def test_bad_settings_and_rates_are_refused(sandbox: SandboxServer) -> None:
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"]["param"] == param
     assert get(sandbox, "/v1/fx-rates") == []
+
+
+def test_a_converted_payment_with_a_fee_is_refunded_whole_and_a_refused_refund_undone(
+    sandbox: SandboxServer,
+) -> None:
+    """The fee (0.60%, 60) left the CNY receivable before the conversion, so 9,940 CNY were
+    converted: refunding all 10,000 takes the fee back, converts back what was converted, and
+    a refused refund puts every part back where it was."""
+    with unit_of_work(sandbox.db) as session:
+        fees.add_agreement(
+            session,
+            party_type="merchant",
+            party_id=sandbox.merchant_id,
+            document={
+                "id": "shop",
+                "party": "shop",
+                "party_type": "merchant",
+                "currency": "CNY",
+                "valid_from": "2026-01-01T00:00:00+00:00",
+                "refund_policy": "proportional",
+                "interfaces": [
+                    {
+                        "id": "all",
+                        "entries": [{"id": "any", "fee": {"kind": "percentage", "rate_bps": 60}}],
+                    }
+                ],
+            },
+        )
+    record_rate(sandbox, "0.14037")
+    order_id = paid_order(sandbox, 10_000)
+    converted = get(sandbox, f"/v1/orders/{order_id}/settlement")
+    assert (converted["from_amount"], converted["to_amount"]) == (9_940, 1_395)  # 1395.2778
+    before = money(sandbox)
+
+    set_faults(sandbox, "wechatpay", hold_refunds=True)
+    answer = httpx.post(
+        f"{sandbox.base_url}/v1/refunds", headers=sandbox.headers, json={"order_id": order_id}
+    )
+    assert answer.status_code == 201, answer.text
+    refund_id = answer.json()["id"]
+    wait_until(
+        lambda: (
+            httpx.post(
+                f"{sandbox.wechat_control_url}/simulator/refunds/{refund_id}/complete",
+                json={"status": "CLOSED"},  # closed: the amount can be refunded again
+            ).status_code
+            == 200
+        ),
+        timeout_s=15,
+        what="the refund to reach the channel",
+    )
+    wait_refund(sandbox, refund_id, "failed")
+    assert money(sandbox) == before  # every part put back
+
+    set_faults(sandbox, "wechatpay", hold_refunds=False)
+    again = httpx.post(
+        f"{sandbox.base_url}/v1/refunds", headers=sandbox.headers, json={"order_id": order_id}
+    )
+    assert again.status_code == 201, again.text
+    wait_refund(sandbox, again.json()["id"], "succeeded")
+    assert money(sandbox) == {"receivable_CNY": 0, "fx_CNY": 0, "receivable_USD": 0, "fx_USD": 0}

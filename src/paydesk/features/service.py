@@ -7,6 +7,8 @@ new behaviour before everyone gets it. Services never commit.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -70,6 +72,57 @@ class FlagView:
     users: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Flag:
+    enabled_for_all: bool
+    merchants: frozenset[str]
+    users: frozenset[str]
+
+
+FLAG_TTL_S = 5.0
+"""How long a process reuses a flag it read: flags are read on hot paths (every live order),
+and change rarely; the process that changes one forgets its copy at once."""
+
+
+class _FlagCache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, _Flag | None]] = {}
+
+    def get(self, name: str, now: float) -> tuple[bool, _Flag | None]:
+        with self._lock:
+            found = self._entries.get(name)
+        if found is None or now - found[0] > FLAG_TTL_S:
+            return False, None
+        return True, found[1]
+
+    def put(self, name: str, now: float, flag: _Flag | None) -> None:
+        with self._lock:
+            self._entries[name] = (now, flag)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+FLAG_CACHE = _FlagCache()
+
+
+def _flag(session: Session, name: str) -> _Flag | None:
+    now = time.monotonic()
+    known, flag = FLAG_CACHE.get(name, now)
+    if known:
+        return flag
+    row = session.get(FeatureFlag, name)
+    flag = (
+        None
+        if row is None
+        else _Flag(row.enabled_for_all, frozenset(row.merchants), frozenset(row.users))
+    )
+    FLAG_CACHE.put(name, now, flag)
+    return flag
+
+
 def _feature(name: str) -> Feature:
     feature = FEATURES.get(name)
     if feature is None:
@@ -89,7 +142,7 @@ def is_enabled(
     """Whether ``name`` is on for the merchant (give it and its ancestors in
     ``merchant_ids``, so a whitelisted agent covers its sub-merchants) or the user."""
     feature = _feature(name)
-    flag = session.get(FeatureFlag, name)
+    flag = _flag(session, name)
     if flag is None:
         return feature.default
     if flag.enabled_for_all:
@@ -101,7 +154,7 @@ def is_enabled(
 
 def enabled_for(session: Session, name: str, merchant_id: str, user_id: str | None = None) -> bool:
     """:func:`is_enabled` for a merchant (its ancestors' whitelisting counts) or a user."""
-    flag = session.get(FeatureFlag, name)
+    flag = _flag(session, name)
     if flag is None or flag.enabled_for_all or not (flag.merchants or flag.users):
         return is_enabled(session, name)
     merchant = session.get(Merchant, merchant_id)
@@ -154,6 +207,7 @@ def set_flag(
     flag.users = _ids(users, "users")
     flag.updated_at = clock.now()
     session.flush()
+    FLAG_CACHE.clear()
     return view(session, name)
 
 

@@ -17,6 +17,7 @@ that succeeds gives fees and costs back under the agreement's refund policy.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -156,8 +157,28 @@ def _rows(session: Session, party_type: str, party_id: str) -> list[FeeAgreement
     )
 
 
+PARSED_KEPT = 1000
+_parsed: dict[tuple[str, datetime], Agreement] = {}
+_parsed_lock = threading.Lock()
+
+
+def parsed(row: FeeAgreement) -> Agreement:
+    """The row's document as an :class:`Agreement`, checked once per process and version (an
+    agreement of 50 entries takes milliseconds to check; payments and quotes read it often)."""
+    key = (row.id, row.updated_at)
+    with _parsed_lock:
+        found = _parsed.get(key)
+    if found is None:
+        found = parse_agreement(row.document)
+        with _parsed_lock:
+            if len(_parsed) >= PARSED_KEPT:
+                _parsed.clear()
+            _parsed[key] = found
+    return found
+
+
 def active_agreements(session: Session, party_type: str, party_id: str) -> list[Agreement]:
-    return [parse_agreement(row.document) for row in _rows(session, party_type, party_id)]
+    return [parsed(row) for row in _rows(session, party_type, party_id)]
 
 
 # --- charging -------------------------------------------------------------------------------
@@ -249,7 +270,7 @@ def charge(
     rows = _rows(session, party_type, party_id)
     if not rows:
         return None
-    agreements = [parse_agreement(row.document) for row in rows]
+    agreements = [parsed(row) for row in rows]
     common = {
         "merchant_id": merchant_id,
         "order_id": order_id,
@@ -327,8 +348,11 @@ def give_back(
     refunded_before_minor: int,
     receivable: Receivable,
 ) -> list[FeeCharge]:
-    """A refund of the payment ``attempt_id`` succeeded: give its fee and its cost back under
-    each agreement's refund policy (none, proportional, or all on a full refund)."""
+    """A refund of the payment ``attempt_id`` was accepted: give its fee and its cost back
+    under each agreement's refund policy (none, proportional, or all on a full refund), so
+    the receivable can cover a refund of the whole amount. ``refunded_before_minor``: what
+    refunds accepted before it (pending or succeeded) take. :func:`take_back` undoes it if
+    the refund fails."""
     returns = []
     for kind in (MERCHANT_FEE, CHANNEL_COST):
         charged = session.scalars(
@@ -345,14 +369,15 @@ def give_back(
                 sa.select(sa.func.coalesce(sa.func.sum(FeeCharge.amount_minor), 0)).where(
                     FeeCharge.kind == kind + RETURN_SUFFIX,
                     FeeCharge.order_id == charged.order_id,
+                    FeeCharge.status == "posted",
                 )
             )
             or 0
         )
-        agreement = parse_agreement(get_agreement(session, charged.agreement_id).document)
+        agreement = parsed(get_agreement(session, charged.agreement_id))
         given = return_fee(
             agreement.refund_policy,
-            fee_minor=charged.amount_minor,
+            fee_minor=max(0, current_minor(session, kind, attempt_id)),
             order_amount_minor=order_amount_minor,
             refund_minor=refund_minor,
             currency=charged.currency,
@@ -409,18 +434,17 @@ def charges_of(session: Session, merchant_id: str, order_id: str) -> list[FeeCha
     )
 
 
-def current_minor(session: Session, kind: str, attempt_id: str) -> tuple[int, FeeCharge | None]:
+def current_minor(session: Session, kind: str, attempt_id: str) -> int:
     """What ``attempt_id`` stands charged for ``kind`` now: the charge plus every adjustment
-    (refund returns are apart); and the charge (None if never charged)."""
-    rows = session.scalars(
-        sa.select(FeeCharge).where(
+    of recomputations (refund returns are apart)."""
+    total = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(FeeCharge.amount_minor), 0)).where(
             FeeCharge.source_id == attempt_id,
             FeeCharge.kind.in_((kind, kind + ADJUSTMENT_SUFFIX)),
             FeeCharge.status == "posted",
         )
-    ).all()
-    charged = next((row for row in rows if row.kind == kind), None)
-    return sum(row.amount_minor for row in rows), charged
+    )
+    return int(total or 0)
 
 
 def adjust(
@@ -443,7 +467,7 @@ def adjust(
         priced = price(agreements, txn)
     except (NoMatchingEntry, NoValidAgreement, CurrencyMismatch, InvalidRequest):
         return None
-    standing, _ = current_minor(session, kind, txn.id)
+    standing = current_minor(session, kind, txn.id)
     difference = priced.fee.amount_minor - standing
     if difference == 0:
         return 0
@@ -548,3 +572,32 @@ def post_period_close(
         },
         journal_id=journal_id,
     )
+
+
+def take_back(session: Session, refund_id: str, receivable: Receivable) -> None:
+    """The refund failed: what it gave back is charged again (reverse journals; the returns
+    are marked ``reversed``)."""
+    returns = session.scalars(
+        sa.select(FeeCharge).where(
+            FeeCharge.source_id == refund_id,
+            FeeCharge.kind.in_((MERCHANT_FEE + RETURN_SUFFIX, CHANNEL_COST + RETURN_SUFFIX)),
+            FeeCharge.status == "posted",
+        )
+    ).all()
+    for row in returns:
+        kind = row.kind.removesuffix(RETURN_SUFFIX)
+        source, target = _legs(
+            session, kind, row.merchant_id, row.channel_account_id, row.currency, receivable
+        )
+        _post(
+            session,
+            row.merchant_id,
+            f"fee:{row.kind}:{refund_id}:reversed",
+            f"fee.{row.kind}.reversed",
+            source,
+            target,
+            row.amount_minor,
+            row.currency,
+            {"order_id": row.order_id, "refund_id": refund_id},
+        )
+        row.status = "reversed"

@@ -65,14 +65,20 @@ def charge_payment(session: Session, order: Order, attempt: PaymentAttempt) -> N
         )
 
 
-def give_back(session: Session, order: Order, refund: Refund) -> None:
-    """A refund of the order succeeded (before the order counts it as refunded)."""
+def give_back(session: Session, order: Order, refund: Refund, refunded_before: int) -> None:
+    """A refund of the order was accepted (``refunded_before``: what earlier refunds, pending
+    or succeeded, take)."""
     fees.give_back(
         session,
         attempt_id=refund.attempt_id,
         refund_id=refund.id,
         order_amount_minor=order.amount_paid_minor,
         refund_minor=refund.amount_minor,
-        refunded_before_minor=order.amount_refunded_minor,
+        refunded_before_minor=refunded_before,
         receivable=_receivable(session, order.merchant_id),
     )
+
+
+def take_back(session: Session, order: Order, refund: Refund) -> None:
+    """The refund failed: what it gave back of fees and costs is charged again."""
+    fees.take_back(session, refund.id, _receivable(session, order.merchant_id))

@@ -25,7 +25,7 @@ from paydesk.core.ids import new_id
 from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
 from paydesk.fees import service as fees
-from paydesk.fees.matching import close_periods, parse_agreement
+from paydesk.fees.matching import close_periods
 from paydesk.fees.records import FeeRun
 from paydesk.ledger.models import LedgerAccount
 from paydesk.payments import postings
@@ -117,7 +117,7 @@ def step(db: Database, run_id: str, batch: int = BATCH) -> FeeRun:
         if run.status == "done":
             return run
         rows = fees._rows(session, run.party_type, run.party_id)
-        agreements = [parse_agreement(row.document) for row in rows]
+        agreements = [fees.parsed(row) for row in rows]
         found = session.execute(
             _payments(run)
             .where(PaymentAttempt.id > run.cursor)
@@ -190,7 +190,7 @@ def close_period(
     kind = KIND_OF_PARTY[party_type]
     with unit_of_work(db) as session:
         rows = fees._rows(session, party_type, party_id)
-        agreements = [parse_agreement(row.document) for row in rows]
+        agreements = [fees.parsed(row) for row in rows]
         probe = FeeRun(
             party_type=party_type,
             party_id=party_id,

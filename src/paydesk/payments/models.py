@@ -118,6 +118,9 @@ class Refund(Base):
     settlement_back_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
     """For a converted payment: the settlement-currency amount converted back for this refund
     (converted again at the same rate if the refund fails)."""
+    settlement_back_from_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    """The order-currency amount that came back with it: the refund, less any part of it that
+    was never converted (the merchant fee taken before the conversion)."""
     failure_code: Mapped[str | None] = mapped_column(sa.String(60))
     failure_message: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -163,7 +163,8 @@ def create_refund(
         refund.settle_journal_id = refund.journal_id
         _succeeded(session, refund, None)
     else:
-        refund.settlement_back_minor = settlement.give_back(session, order, refund)
+        fee_flow.give_back(session, order, refund, committed)
+        settlement.give_back(session, order, refund)
         refund.journal_id = postings.reserve_refund(session, refund, order)
         schedule.schedule_refund_submit(session, refund)
     session.flush()
@@ -208,8 +209,6 @@ def _succeeded(session: Session, refund: Refund, reported: ChannelRefund | None)
     refund.updated_at = now
     order = lock_order(session, refund.order_id)
     if not refund.automatic:
-        if refund.channel != WALLET_CHANNEL:
-            fee_flow.give_back(session, order, refund)
         order.status = order_after_refund(
             OrderStatus(order.status),
             order.amount_paid_minor,
@@ -228,6 +227,7 @@ def _failed(session: Session, refund: Refund, code: str, message: str) -> None:
     assert order is not None
     refund.settle_journal_id = postings.release_refund(session, refund, order)
     settlement.restore(session, order, refund)
+    fee_flow.take_back(session, order, refund)
     refund.status = RefundState.FAILED
     refund.failure_code = code[:60]
     refund.failure_message = message[:300]

@@ -199,22 +199,22 @@ def after_payment(session: Session, order: Order, attempt: PaymentAttempt) -> No
         )
 
 
-def give_back(session: Session, order: Order, refund: Refund) -> int | None:
+def give_back(session: Session, order: Order, refund: Refund) -> None:
     """Before a refund of a converted payment takes money from the order-currency receivable,
-    convert its part back at the same rate; returns the settlement amount moved (None: the
-    payment was not converted). ``exceeds_floor`` if the merchant's settlement receivable
-    cannot cover it."""
+    convert its part back at the same rate, and note both amounts on the refund
+    (``settlement_back_from_minor``, ``settlement_back_minor``). ``exceeds_floor`` if the
+    merchant's settlement receivable cannot cover it."""
     conversion = session.scalars(
         sa.select(SettlementConversion)
         .where(SettlementConversion.order_id == order.id)
         .with_for_update()
     ).first()
     if conversion is None:
-        return None
+        return
     left = conversion.from_amount_minor - conversion.given_back_from_minor
     part = min(refund.amount_minor, left)
     if part <= 0:
-        return None
+        return
     back = back_part(
         part,
         conversion.from_amount_minor,
@@ -234,31 +234,31 @@ def give_back(session: Session, order: Order, refund: Refund) -> int | None:
     )
     conversion.given_back_from_minor += part
     conversion.given_back_to_minor += back
-    return back
+    refund.settlement_back_from_minor, refund.settlement_back_minor = part, back
 
 
 def restore(session: Session, order: Order, refund: Refund) -> None:
     """A refund whose part was converted back failed: convert the same amounts forward again
     (after its money returned to the order-currency receivable)."""
-    if not refund.settlement_back_minor:
+    part, back = refund.settlement_back_from_minor, refund.settlement_back_minor
+    if not part or back is None:
         return
     conversion = session.scalars(
         sa.select(SettlementConversion)
         .where(SettlementConversion.order_id == order.id)
         .with_for_update()
     ).one()
-    part = refund.amount_minor  # converted back whole: refunds never exceed what was converted
     _move(
         session,
         order.merchant_id,
         f"fx:{refund.id}:restore",
         "fx.refund_failed",
         (conversion.from_currency, part),
-        (conversion.to_currency, refund.settlement_back_minor),
+        (conversion.to_currency, back),
         {"order_id": order.id, "refund_id": refund.id, "rate": conversion.rate},
     )
     conversion.given_back_from_minor -= part
-    conversion.given_back_to_minor -= refund.settlement_back_minor
+    conversion.given_back_to_minor -= back
 
 
 @job_handler(CONVERT_JOB)

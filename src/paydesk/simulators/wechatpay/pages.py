@@ -10,33 +10,15 @@ from __future__ import annotations
 
 from html import escape
 
+from paydesk.simulators.common import pay_page as shell
 from paydesk.simulators.wechatpay.bill import yuan
 from paydesk.simulators.wechatpay.state import TRADE_STATE_DESC, Order, TradeState
 
-CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
-HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store"}
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 26rem; margin: 3rem auto; color: #222; }
-.card { border: 1px solid #ddd; border-radius: .5rem; padding: 1.5rem; }
-.amount { font-size: 2rem; font-weight: 600; margin: .5rem 0 1rem; }
-.muted { color: #777; font-size: .85rem; }
-button { font-size: 1rem; padding: .6rem 1.4rem; margin-right: .5rem; border-radius: .3rem; }
-.pay { background: #07c160; color: white; border: none; }
-input { width: 100%; box-sizing: border-box; padding: .4rem; margin: .3rem 0 1rem; }
-"""
+HEADERS = shell.HEADERS
 
 
 def _page(title: str, content: str) -> str:
-    return (
-        "<!doctype html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-        f'<body><div class="card">{content}</div>'
-        '<p class="muted">WeChat Pay sandbox (Paydesk simulator). No real money moves.</p>'
-        "</body></html>\n"
-    )
+    return shell.page(title, content, channel="WeChat Pay", accent="#07c160")
 
 
 def _summary(order: Order, merchant_name: str) -> str:

@@ -19,9 +19,10 @@ in memory behind a lock: per process, like the rest of the simulator.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from dataclasses import dataclass
 from typing import Any
+
+from paydesk.simulators.common.faults import PlanBook
 
 FAIL_NEXT_N_MAX = 1000
 DELAY_S_MAX = 120.0
@@ -50,51 +51,12 @@ class FaultPlan:
         return dataclasses.asdict(self)
 
 
-class FaultBook:
+class FaultBook(PlanBook[FaultPlan]):
     """The global plan and the per-app plans."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._global = FaultPlan()
-        self._per_app: dict[str, FaultPlan] = {}
+        super().__init__(FaultPlan, parties="apps")
 
-    def set(self, plan: FaultPlan, app_id: str | None = None) -> None:
-        """Puts ``plan`` in force globally, or for one app."""
-        with self._lock:
-            if app_id is None:
-                self._global = dataclasses.replace(plan)
-            else:
-                self._per_app[app_id] = dataclasses.replace(plan)
-
-    def clear(self, app_id: str | None = None) -> None:
-        """Removes one app's plan, or (no app) every plan."""
-        with self._lock:
-            if app_id is None:
-                self._global = FaultPlan()
-                self._per_app.clear()
-            else:
-                self._per_app.pop(app_id, None)
-
-    def _in_force(self, app_id: str) -> FaultPlan:
-        return self._per_app.get(app_id, self._global)
-
-    def plan_for(self, app_id: str) -> FaultPlan:
-        """A copy of the plan in force for ``app_id``."""
-        with self._lock:
-            return dataclasses.replace(self._in_force(app_id))
-
-    def take_failure(self, app_id: str) -> bool:
+    def take_failure(self, party: str) -> bool:
         """Whether this call is to fail; counts it down."""
-        with self._lock:
-            plan = self._in_force(app_id)
-            if plan.fail_next_n <= 0:
-                return False
-            plan.fail_next_n -= 1
-            return True
-
-    def to_dict(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "global": self._global.to_dict(),
-                "apps": {app_id: plan.to_dict() for app_id, plan in self._per_app.items()},
-            }
+        return self.take(party, "fail_next_n")

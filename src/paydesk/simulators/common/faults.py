@@ -116,3 +116,59 @@ class MerchantFaults(Generic[S]):
         with self._lock:
             own = self._merchants.get(merchant)
             return bool(getattr(self._global, name)) or bool(getattr(own, name, False))
+
+
+class PlanBook(Generic[S]):
+    """Fault plans of the Alipay and UnionPay kind: one global plan, and plans per app or
+    merchant that replace it for that party (they are not merged). Counters count down in the
+    plan in force."""
+
+    def __init__(self, plan: type[S], *, parties: str) -> None:
+        self._plan = plan
+        self._parties = parties
+        """How :meth:`to_dict` names the per-party plans (``apps``, ``merchants``)."""
+        self._lock = threading.Lock()
+        self._global: S = plan()
+        self._own: dict[str, S] = {}
+
+    def set(self, plan: S, party: str | None = None) -> None:
+        """Puts ``plan`` in force globally, or for one party."""
+        with self._lock:
+            if party is None:
+                self._global = replace(plan)  # type: ignore[type-var]
+            else:
+                self._own[party] = replace(plan)  # type: ignore[type-var]
+
+    def clear(self, party: str | None = None) -> None:
+        """Removes one party's plan, or (no party) every plan."""
+        with self._lock:
+            if party is None:
+                self._global = self._plan()
+                self._own.clear()
+            else:
+                self._own.pop(party, None)
+
+    def plan_for(self, party: str) -> S:
+        """A copy of the plan in force for ``party``."""
+        with self._lock:
+            return replace(self._own.get(party, self._global))  # type: ignore[type-var]
+
+    def take(self, party: str, counter: str) -> bool:
+        """Whether this call is to misbehave by ``counter``; counts it down."""
+        with self._lock:
+            plan = self._own.get(party, self._global)
+            left = getattr(plan, counter)
+            if left <= 0:
+                return False
+            setattr(plan, counter, left - 1)
+            return True
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "global": asdict(self._global),  # type: ignore[call-overload]
+                self._parties: {
+                    key: asdict(plan)  # type: ignore[call-overload]
+                    for key, plan in self._own.items()
+                },
+            }

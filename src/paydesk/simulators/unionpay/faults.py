@@ -21,9 +21,10 @@ to notifications, not to pages opened by a browser.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from dataclasses import dataclass
 from typing import Any
+
+from paydesk.simulators.common.faults import PlanBook
 
 COUNT_MAX = 1000
 DELAY_S_MAX = 120.0
@@ -55,57 +56,16 @@ class FaultPlan:
         return dataclasses.asdict(self)
 
 
-class FaultBook:
+class FaultBook(PlanBook[FaultPlan]):
     """The global plan and the per-merchant plans."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._global = FaultPlan()
-        self._per_merchant: dict[str, FaultPlan] = {}
+        super().__init__(FaultPlan, parties="merchants")
 
-    def set(self, plan: FaultPlan, mer_id: str | None = None) -> None:
-        with self._lock:
-            if mer_id is None:
-                self._global = dataclasses.replace(plan)
-            else:
-                self._per_merchant[mer_id] = dataclasses.replace(plan)
-
-    def clear(self, mer_id: str | None = None) -> None:
-        """Removes one merchant's plan, or (no merchant) every plan."""
-        with self._lock:
-            if mer_id is None:
-                self._global = FaultPlan()
-                self._per_merchant.clear()
-            else:
-                self._per_merchant.pop(mer_id, None)
-
-    def _in_force(self, mer_id: str) -> FaultPlan:
-        return self._per_merchant.get(mer_id, self._global)
-
-    def plan_for(self, mer_id: str) -> FaultPlan:
-        with self._lock:
-            return dataclasses.replace(self._in_force(mer_id))
-
-    def _take(self, mer_id: str, name: str) -> bool:
-        with self._lock:
-            plan = self._in_force(mer_id)
-            left = getattr(plan, name)
-            if left <= 0:
-                return False
-            setattr(plan, name, left - 1)
-            return True
-
-    def take_failure(self, mer_id: str) -> bool:
+    def take_failure(self, party: str) -> bool:
         """Whether this call is to fail; counts it down."""
-        return self._take(mer_id, "fail_next_n")
+        return self.take(party, "fail_next_n")
 
     def take_timeout(self, mer_id: str) -> bool:
         """Whether this call's answer is to be held; counts it down."""
-        return self._take(mer_id, "timeout_next_n")
-
-    def to_dict(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "global": self._global.to_dict(),
-                "merchants": {m: plan.to_dict() for m, plan in self._per_merchant.items()},
-            }
+        return self.take(mer_id, "timeout_next_n")

@@ -11,8 +11,9 @@ When a channel payment succeeds, the same engine prices it twice (docs/fees.md):
 
 A party without an agreement is not billed. A party with agreements under which the payment
 matches no entry (or no agreement is valid then, or the currency differs) gets an
-``unmatched`` charge, logged as an error: reported, never silently charged zero. A refund
-that succeeds gives fees and costs back under the agreement's refund policy.
+``unmatched`` charge, logged as an error: reported, never silently charged zero. A refund,
+when it is accepted, gives fees and costs back under the agreement's refund policy; if it
+fails they are charged again.
 """
 
 from __future__ import annotations

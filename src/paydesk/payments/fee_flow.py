@@ -1,6 +1,6 @@
 """Channel payments and refunds as the fee centre sees them (docs/fees.md): the fee
 transaction of a payment, its merchant fee and channel cost charged when it succeeds, and
-given back when a refund of it succeeds."""
+given back when a refund of it is accepted (and charged again if the refund fails)."""
 
 from __future__ import annotations
 

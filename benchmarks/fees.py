@@ -35,13 +35,11 @@ import math
 import os
 import pstats
 import random
-import secrets
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
@@ -49,7 +47,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
+from bench_db import postgres_schema
 
 from paydesk.core.errors import InvalidRequest
 from paydesk.db.engine import Database
@@ -638,22 +636,6 @@ def profile(agreements: list[Agreement], count: int) -> list[dict[str, Any]]:
 
 
 # --- backends -------------------------------------------------------------------------------
-
-
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    """A fresh schema for the run, dropped afterwards; yields the URL that uses it."""
-    admin = sa.create_engine(base_url, poolclass=NullPool)
-    schema = f"paydesk_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        separator = "&" if "?" in base_url else "?"
-        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def run_backend(

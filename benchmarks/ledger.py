@@ -27,8 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,8 +35,8 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from bench_db import postgres_schema
 from psycopg.types.json import Jsonb
-from sqlalchemy.pool import NullPool
 
 from paydesk.db import migrate
 from paydesk.db.engine import Database
@@ -309,22 +308,6 @@ def run_backend(
     ok = invariants_ok(db)
     out[f"{prefix}_invariants_ok"] = ok
     return out, ok
-
-
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    """A fresh schema for the run, dropped afterwards; yields the URL that uses it."""
-    admin = sa.create_engine(base_url, poolclass=NullPool)
-    schema = f"paydesk_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        separator = "&" if "?" in base_url else "?"
-        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def run_postgres(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:

@@ -61,7 +61,7 @@ from typing import Any
 import httpx
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
+from bench_db import postgres_schema
 
 import paydesk
 from paydesk.db import migrate
@@ -885,22 +885,6 @@ def run_backend(
         return out, ok
     finally:
         db.dispose()
-
-
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    """A fresh schema for the run, dropped afterwards; yields the URL that uses it."""
-    admin = sa.create_engine(base_url, poolclass=NullPool)
-    schema = f"paydesk_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        separator = "&" if "?" in base_url else "?"
-        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def run_postgres(args: argparse.Namespace, errors: Errors) -> tuple[dict[str, Any], bool]:

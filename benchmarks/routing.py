@@ -29,15 +29,14 @@ import random
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
+from bench_db import postgres_schema
 
 from paydesk.channels.accounts import service as accounts
 from paydesk.channels.accounts.models import ChannelAccount, ChannelAccountMode
@@ -268,21 +267,6 @@ def bench_db(db: Database, prefix: str, seconds: float) -> dict[str, Any]:
     return figures
 
 
-@contextmanager
-def postgres_url(base_url: str) -> Iterator[str]:
-    admin = sa.create_engine(base_url, poolclass=NullPool)
-    schema = f"paydesk_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        separator = "&" if "?" in base_url else "?"
-        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
-
-
 def run_backend(prefix: str, url: str, seconds: float) -> dict[str, Any]:
     db = Database(url, pool_size=2)
     try:
@@ -308,7 +292,7 @@ def main() -> None:
     if base.startswith("postgresql://"):
         base = "postgresql+psycopg://" + base.removeprefix("postgresql://")
     try:
-        with postgres_url(base) as url:
+        with postgres_schema(base) as url:
             result.update(run_backend("pg", url, seconds))
     except (sa.exc.OperationalError, psycopg.OperationalError) as exc:
         say(f"[pg] skipped: {str(exc).splitlines()[0]}")

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from paydesk.cli.main import app
 from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
-from paydesk.fees import service as fees
+from paydesk.fees import accounts as fee_accounts
 from paydesk.ledger.accounts import balance
 from paydesk.merchants import auth
 from paydesk.payments import fee_recompute, postings
@@ -111,13 +111,13 @@ def books(sandbox: SandboxServer) -> dict[str, int]:
         check_entries(session, merchant)
         accounts = {
             "receivable": postings.receivable_account(session, merchant, "CNY"),
-            "fee_income": fees._account(
+            "fee_income": fee_accounts.fee_account(
                 session, merchant, ("platform", "fees", "fee_income"), "CNY"
             ),
-            "channel_costs": fees._account(
+            "channel_costs": fee_accounts.fee_account(
                 session, merchant, ("platform", "fees", "channel_costs"), "CNY"
             ),
-            "cost_payable": fees._account(
+            "cost_payable": fee_accounts.fee_account(
                 session, merchant, ("channel_account", account, "cost_payable"), "CNY"
             ),
         }

@@ -33,6 +33,7 @@ from paydesk.fees.explain import FeeResult, PeriodClose, StrictModel, config_err
 from paydesk.fees.fee_models import FEE_KINDS, FeeModel, GraduatedFee, VolumeFee, calculate
 from paydesk.fees.fee_models import close_period as close_model_period
 from paydesk.fees.refunds import RefundPolicy
+from paydesk.fees.remittance_rules import RemittanceRule
 from paydesk.fees.transaction import (
     CURRENCY_PATTERN,
     AttributeValue,
@@ -301,6 +302,9 @@ class Agreement(StrictModel):
         default=None, max_length=200, description="As agreed (e.g. 'T+1'); not read here."
     )
     refund_policy: RefundPolicy
+    remittance: RemittanceRule | None = Field(
+        default=None, description="Channel agreements: who pays the costs, to whom, when."
+    )
     interfaces: list[Interface] = Field(min_length=1, max_length=INTERFACES_MAX)
 
     @field_validator("valid_from", "valid_to")
@@ -314,6 +318,8 @@ class Agreement(StrictModel):
     def _consistent(self) -> Self:
         if self.valid_to is not None and self.valid_to <= self.valid_from:
             raise ValueError("valid_to: must be after valid_from")
+        if self.remittance is not None and self.party_type != "channel":
+            raise ValueError("remittance: only a channel agreement's costs are remitted")
         interfaces: set[str] = set()
         entries: set[str] = set()
         for i, interface in enumerate(self.interfaces):

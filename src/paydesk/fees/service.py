@@ -19,7 +19,7 @@ fails they are charged again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,15 @@ from paydesk.core import clock
 from paydesk.core.errors import Conflict, InvalidRequest, NotFound
 from paydesk.core.ids import new_id
 from paydesk.core.money import CurrencyMismatch
+from paydesk.fees.accounts import (
+    CHANNEL_COST,
+    MERCHANT_FEE,
+    Books,
+    fee_account,
+    legs,
+    payable_spec,
+    post_move,
+)
 from paydesk.fees.explain import PeriodClose
 from paydesk.fees.matching import (
     Agreement,
@@ -42,17 +51,14 @@ from paydesk.fees.matching import (
 )
 from paydesk.fees.records import FeeAgreement, FeeCharge
 from paydesk.fees.refunds import return_fee
+from paydesk.fees.remittance_rules import RemittanceRule
+from paydesk.fees.remitting import remit_with_cost
 from paydesk.fees.transaction import FeeTransaction
-from paydesk.ledger.accounts import AccountSpec, ensure_account
-from paydesk.ledger.domain import Leg
-from paydesk.ledger.models import FloorRule, LedgerAccount
-from paydesk.ledger.posting import post_journal
 from paydesk.merchants.service import get_merchant
 
 log = structlog.get_logger(__name__)
 
-MERCHANT_FEE = "merchant_fee"
-CHANNEL_COST = "channel_cost"
+__all__ = ["CHANNEL_COST", "MERCHANT_FEE", "Books"]
 RETURN_SUFFIX = "_return"
 ADJUSTMENT_SUFFIX = "_adjustment"
 PERIOD_CLOSE_SUFFIX = "_period_close"
@@ -185,66 +191,49 @@ def active_agreements(session: Session, party_type: str, party_id: str) -> list[
 # --- charging -------------------------------------------------------------------------------
 
 
-def _account(
-    session: Session, merchant_id: str, spec: tuple[str, str, str], ccy: str
-) -> LedgerAccount:
-    owner_type, owner_id, kind = spec
-    return ensure_account(
-        session,
-        AccountSpec(merchant_id, owner_type, owner_id, kind, ccy),
-        floor_rule=FloorRule.UNBOUNDED,
-    )
+def _rule(session: Session, agreement_row_id: str | None) -> RemittanceRule | None:
+    if agreement_row_id is None:
+        return None
+    return parsed(get_agreement(session, agreement_row_id)).remittance
 
 
-Receivable = Callable[[str], LedgerAccount]
-"""The merchant's receivable in a currency (the payments module's account, handed in)."""
-
-
-def _legs(
+def _cost_posted(
     session: Session,
+    *,
     kind: str,
+    agreement_row_id: str,
+    rule: RemittanceRule | None,
     merchant_id: str,
     channel_account_id: str | None,
     ccy: str,
-    receivable: Receivable,
-) -> tuple[LedgerAccount, LedgerAccount]:
-    """(source, target) of a charge of ``kind``; a return swaps them."""
-    if kind == MERCHANT_FEE:
-        return (
-            receivable(ccy),
-            _account(session, merchant_id, ("platform", "fees", "fee_income"), ccy),
-        )
-    assert channel_account_id is not None
-    return (
-        _account(session, merchant_id, ("platform", "fees", "channel_costs"), ccy),
-        _account(
-            session, merchant_id, ("channel_account", channel_account_id, "cost_payable"), ccy
-        ),
-    )
-
-
-def _post(
-    session: Session,
-    merchant_id: str,
-    key: str,
-    kind: str,
-    source: LedgerAccount,
-    target: LedgerAccount,
-    amount: int,
-    ccy: str,
-    meta: dict[str, str],
-) -> str | None:
-    if amount <= 0:
-        return None
-    posted = post_journal(
+    signed_minor: int,
+    journal_id: str | None,
+    books: Books,
+) -> None:
+    """A cost journal was posted (``signed_minor``: what it added to the payable): remit it
+    now if the agreement's rule says per transaction."""
+    if kind != CHANNEL_COST or channel_account_id is None:
+        return
+    payable = fee_account(session, merchant_id, payable_spec(channel_account_id, rule), ccy)
+    remit_with_cost(
         session,
+        rule=rule,
+        agreement_id=agreement_row_id,
         merchant_id=merchant_id,
-        idempotency_key=key,
-        legs=[Leg(source.id, -amount, ccy), Leg(target.id, amount, ccy)],
-        kind=kind,
-        meta=meta,
+        channel_account_id=channel_account_id,
+        payable=payable,
+        amount_minor=signed_minor,
+        cost_journal_id=journal_id,
+        books=books,
     )
-    return posted.journal.id
+
+
+def _borne_by(kind: str, rule: RemittanceRule | None) -> str:
+    return (
+        "merchant"
+        if kind == CHANNEL_COST and rule is not None and rule.payer == "merchant"
+        else "platform"
+    )
 
 
 def _record(session: Session, **values: Any) -> FeeCharge:
@@ -261,9 +250,10 @@ def charge(
     merchant_id: str,
     order_id: str,
     channel_account_id: str | None,
-    receivable: Receivable,
+    books: Books,
 ) -> FeeCharge | None:
-    """Price ``txn`` for one party and post it; None when the party has no agreement."""
+    """Price ``txn`` for one party and post it (and remit a cost at once under a
+    ``per_transaction`` rule); None when the party has no agreement."""
     party_type, party_id = (
         ("merchant", merchant_id) if kind == MERCHANT_FEE else ("channel", channel_account_id)
     )
@@ -296,21 +286,35 @@ def charge(
             journal_id=None,
         )
     row = next(r for r in rows if r.name == priced.agreement_id)
-    ccy = priced.fee.currency
-    source, target = _legs(session, kind, merchant_id, channel_account_id, ccy, receivable)
-    journal_id = _post(
+    rule = parsed(row).remittance
+    ccy, amount = priced.fee.currency, priced.fee.amount_minor
+    source, target = legs(session, kind, merchant_id, channel_account_id, ccy, books, rule)
+    journal_id = post_move(
         session,
         merchant_id,
         f"fee:{kind}:{txn.id}",
         f"fee.{kind}",
         source,
         target,
-        priced.fee.amount_minor,
+        amount,
         ccy,
         {"order_id": order_id, "agreement_id": row.id, "entry_id": priced.entry_id},
     )
+    _cost_posted(
+        session,
+        kind=kind,
+        agreement_row_id=row.id,
+        rule=rule,
+        merchant_id=merchant_id,
+        channel_account_id=channel_account_id,
+        ccy=ccy,
+        signed_minor=amount,
+        journal_id=journal_id,
+        books=books,
+    )
     return _record(
         session,
+        borne_by=_borne_by(kind, rule),
         **common,
         status="posted",
         amount_minor=priced.fee.amount_minor,
@@ -347,7 +351,7 @@ def give_back(
     order_amount_minor: int,
     refund_minor: int,
     refunded_before_minor: int,
-    receivable: Receivable,
+    books: Books,
 ) -> list[FeeCharge]:
     """A refund of the payment ``attempt_id`` was accepted: give its fee and its cost back
     under each agreement's refund policy (none, proportional, or all on a full refund), so
@@ -385,15 +389,17 @@ def give_back(
             refunded_before_minor=refunded_before_minor,
             returned_before_minor=returned_before,
         )
-        source, target = _legs(
+        rule = agreement.remittance
+        source, target = legs(
             session,
             kind,
             charged.merchant_id,
             charged.channel_account_id,
             charged.currency,
-            receivable,
+            books,
+            rule,
         )
-        journal_id = _post(
+        journal_id = post_move(
             session,
             charged.merchant_id,
             f"fee:{kind}{RETURN_SUFFIX}:{refund_id}",
@@ -404,9 +410,22 @@ def give_back(
             charged.currency,
             {"order_id": charged.order_id, "refund_id": refund_id},
         )
+        _cost_posted(
+            session,
+            kind=kind,
+            agreement_row_id=charged.agreement_id,
+            rule=rule,
+            merchant_id=charged.merchant_id,
+            channel_account_id=charged.channel_account_id,
+            ccy=charged.currency,
+            signed_minor=-given.returned_minor,
+            journal_id=journal_id,
+            books=books,
+        )
         returns.append(
             _record(
                 session,
+                borne_by=charged.borne_by,
                 merchant_id=charged.merchant_id,
                 order_id=charged.order_id,
                 kind=kind + RETURN_SUFFIX,
@@ -459,7 +478,7 @@ def adjust(
     channel_account_id: str | None,
     agreements: list[Agreement],
     rows: list[FeeAgreement],
-    receivable: Receivable,
+    books: Books,
 ) -> int | None:
     """Price ``txn`` again under ``agreements`` and post the difference to what it stands
     charged as an ``*_adjustment`` of run ``run_id`` (its journal key makes a re-run of the
@@ -473,11 +492,12 @@ def adjust(
     if difference == 0:
         return 0
     ccy = priced.fee.currency
-    source, target = _legs(session, kind, merchant_id, channel_account_id, ccy, receivable)
+    row = next(r for r in rows if r.name == priced.agreement_id)
+    rule = parsed(row).remittance
+    source, target = legs(session, kind, merchant_id, channel_account_id, ccy, books, rule)
     if difference < 0:
         source, target = target, source
-    row = next(r for r in rows if r.name == priced.agreement_id)
-    journal_id = _post(
+    journal_id = post_move(
         session,
         merchant_id,
         f"fee:{kind}{ADJUSTMENT_SUFFIX}:{run_id}:{txn.id}",
@@ -488,8 +508,21 @@ def adjust(
         ccy,
         {"order_id": order_id, "run_id": run_id, "agreement_id": row.id},
     )
+    _cost_posted(
+        session,
+        kind=kind,
+        agreement_row_id=row.id,
+        rule=rule,
+        merchant_id=merchant_id,
+        channel_account_id=channel_account_id,
+        ccy=ccy,
+        signed_minor=difference,
+        journal_id=journal_id,
+        books=books,
+    )
     _record(
         session,
+        borne_by=_borne_by(kind, rule),
         merchant_id=merchant_id,
         order_id=order_id,
         kind=kind + ADJUSTMENT_SUFFIX,
@@ -521,7 +554,7 @@ def post_period_close(
     agreement_row: FeeAgreement,
     entry_id: str,
     result: PeriodClose,
-    receivable: Receivable,
+    books: Books,
     period: str,
 ) -> FeeCharge | None:
     """Post a period close's adjustment once (``source_id`` names the agreement, entry and
@@ -534,10 +567,11 @@ def post_period_close(
     if existing is not None:
         return existing
     ccy = result.final.currency
-    source, target = _legs(session, kind, merchant_id, channel_account_id, ccy, receivable)
+    rule = parsed(agreement_row).remittance
+    source, target = legs(session, kind, merchant_id, channel_account_id, ccy, books, rule)
     if result.adjustment_minor < 0:
         source, target = target, source
-    journal_id = _post(
+    journal_id = post_move(
         session,
         merchant_id,
         f"fee:{kind}{PERIOD_CLOSE_SUFFIX}:{source_id}",
@@ -548,8 +582,21 @@ def post_period_close(
         ccy,
         {"agreement_id": agreement_row.id, "entry_id": entry_id, "period": period},
     )
+    _cost_posted(
+        session,
+        kind=kind,
+        agreement_row_id=agreement_row.id,
+        rule=rule,
+        merchant_id=merchant_id,
+        channel_account_id=channel_account_id,
+        ccy=ccy,
+        signed_minor=result.adjustment_minor,
+        journal_id=journal_id,
+        books=books,
+    )
     return _record(
         session,
+        borne_by=_borne_by(kind, rule),
         merchant_id=merchant_id,
         order_id="",
         kind=kind + PERIOD_CLOSE_SUFFIX,
@@ -575,7 +622,7 @@ def post_period_close(
     )
 
 
-def take_back(session: Session, refund_id: str, receivable: Receivable) -> None:
+def take_back(session: Session, refund_id: str, books: Books) -> None:
     """The refund failed: what it gave back is charged again (reverse journals; the returns
     are marked ``reversed``)."""
     returns = session.scalars(
@@ -587,10 +634,11 @@ def take_back(session: Session, refund_id: str, receivable: Receivable) -> None:
     ).all()
     for row in returns:
         kind = row.kind.removesuffix(RETURN_SUFFIX)
-        source, target = _legs(
-            session, kind, row.merchant_id, row.channel_account_id, row.currency, receivable
+        rule = _rule(session, row.agreement_id)
+        source, target = legs(
+            session, kind, row.merchant_id, row.channel_account_id, row.currency, books, rule
         )
-        _post(
+        journal_id = post_move(
             session,
             row.merchant_id,
             f"fee:{row.kind}:{refund_id}:reversed",
@@ -601,4 +649,17 @@ def take_back(session: Session, refund_id: str, receivable: Receivable) -> None:
             row.currency,
             {"order_id": row.order_id, "refund_id": refund_id},
         )
+        if row.agreement_id is not None:
+            _cost_posted(
+                session,
+                kind=kind,
+                agreement_row_id=row.agreement_id,
+                rule=rule,
+                merchant_id=row.merchant_id,
+                channel_account_id=row.channel_account_id,
+                ccy=row.currency,
+                signed_minor=row.amount_minor,
+                journal_id=journal_id,
+                books=books,
+            )
         row.status = "reversed"

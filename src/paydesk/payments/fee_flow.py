@@ -39,11 +39,16 @@ def fee_transaction(
     )
 
 
-def _receivable(session: Session, merchant_id: str) -> fees.Receivable:
-    def account(currency: str) -> LedgerAccount:
+def books(session: Session, merchant_id: str) -> fees.Books:
+    """The merchant's receivable and its channel accounts' clearing, for fees to move."""
+
+    def receivable(currency: str) -> LedgerAccount:
         return postings.receivable_account(session, merchant_id, currency)
 
-    return account
+    def clearing(channel_account_id: str, currency: str) -> LedgerAccount:
+        return postings.clearing_account(session, merchant_id, channel_account_id, currency)
+
+    return fees.Books(receivable, clearing)
 
 
 def charge_payment(session: Session, order: Order, attempt: PaymentAttempt) -> None:
@@ -61,7 +66,7 @@ def charge_payment(session: Session, order: Order, attempt: PaymentAttempt) -> N
             merchant_id=order.merchant_id,
             order_id=order.id,
             channel_account_id=attempt.channel_account_id,
-            receivable=_receivable(session, order.merchant_id),
+            books=books(session, order.merchant_id),
         )
 
 
@@ -75,10 +80,10 @@ def give_back(session: Session, order: Order, refund: Refund, refunded_before: i
         order_amount_minor=order.amount_paid_minor,
         refund_minor=refund.amount_minor,
         refunded_before_minor=refunded_before,
-        receivable=_receivable(session, order.merchant_id),
+        books=books(session, order.merchant_id),
     )
 
 
 def take_back(session: Session, order: Order, refund: Refund) -> None:
     """The refund failed: what it gave back of fees and costs is charged again."""
-    fees.take_back(session, refund.id, _receivable(session, order.merchant_id))
+    fees.take_back(session, refund.id, books(session, order.merchant_id))

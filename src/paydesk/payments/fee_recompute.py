@@ -27,9 +27,7 @@ from paydesk.db.uow import unit_of_work
 from paydesk.fees import service as fees
 from paydesk.fees.matching import close_periods
 from paydesk.fees.records import FeeRun
-from paydesk.ledger.models import LedgerAccount
-from paydesk.payments import postings
-from paydesk.payments.fee_flow import fee_transaction
+from paydesk.payments.fee_flow import books, fee_transaction
 from paydesk.payments.methods import WALLET_CHANNEL
 from paydesk.payments.models import Order, PaymentAttempt
 from paydesk.payments.states import AttemptStatus
@@ -96,13 +94,6 @@ def _payments(run: FeeRun) -> sa.Select[PaymentAttempt, Order]:
     )
 
 
-def _receivable(session: Session, merchant_id: str) -> fees.Receivable:
-    def account(currency: str) -> LedgerAccount:
-        return postings.receivable_account(session, merchant_id, currency)
-
-    return account
-
-
 def remaining(session: Session, run: FeeRun) -> int:
     query = _payments(run).where(PaymentAttempt.id > run.cursor).subquery()
     return int(session.scalar(sa.select(sa.func.count()).select_from(query)) or 0)
@@ -139,7 +130,7 @@ def step(db: Database, run_id: str, batch: int = BATCH) -> FeeRun:
                 channel_account_id=attempt.channel_account_id,
                 agreements=agreements,
                 rows=rows,
-                receivable=_receivable(session, order.merchant_id),
+                books=books(session, order.merchant_id),
             )
             run.processed += 1
             if difference is None:
@@ -224,7 +215,7 @@ def close_period(
                 agreement_row=row,
                 entry_id=entry_id,
                 result=result,
-                receivable=_receivable(session, merchant_id),
+                books=books(session, merchant_id),
                 period=period,
             )
             closed.append(

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -17,121 +16,31 @@ from typer.testing import CliRunner
 from paydesk.cli.main import app
 from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
-from paydesk.fees import accounts as fee_accounts
-from paydesk.ledger.accounts import balance
-from paydesk.merchants import auth
-from paydesk.payments import fee_recompute, postings
+from paydesk.payments import fee_recompute
+from tests.support.fees import (
+    add_agreement,
+    admin,
+    books,
+    channel_agreement,
+    merchant_agreement,
+    paid_order,
+)
 from tests.support.jobs import wait_until
-from tests.support.ledger_invariants import check_entries
 from tests.support.payments import (
     create_order,
     get,
     pay,
     set_faults,
-    simulator_pay,
-    wait_order,
     wait_refund,
 )
 from tests.support.routing import put_policy, second_wechat_account
 from tests.support.sandbox import SandboxServer, sandbox_server
-
-VALID_FROM = "2026-01-01T00:00:00+08:00"
 
 
 @pytest.fixture
 def sandbox(db: Database, tmp_path: Path) -> Iterator[SandboxServer]:
     with sandbox_server(db, tmp_path) as server:
         yield server
-
-
-def admin(sandbox: SandboxServer) -> dict[str, str]:
-    with unit_of_work(sandbox.db) as session:
-        key = auth.issue_admin_key(session, label="fees-test", actor="test").secret
-    return {"Authorization": f"Bearer {key}"}
-
-
-def add_agreement(sandbox: SandboxServer, party_type: str, party_id: str, doc: Any) -> Any:
-    answer = httpx.post(
-        f"{sandbox.base_url}/v1/fee-agreements",
-        headers=admin(sandbox),
-        json={"party_type": party_type, "party_id": party_id, "document": doc},
-    )
-    return answer
-
-
-def merchant_agreement(methods: list[str]) -> dict[str, Any]:
-    return {
-        "id": "shop-2026",
-        "party": "Sandbox shop",
-        "party_type": "merchant",
-        "currency": "CNY",
-        "valid_from": VALID_FROM,
-        "refund_policy": {"kind": "proportional", "rounding": "half_up"},
-        "interfaces": [
-            {
-                "id": "online",
-                "entries": [
-                    {
-                        "id": "scan",
-                        "when": {"scenario": "collection", "method": methods},
-                        "fee": {"kind": "percentage", "rate_bps": 60, "min_minor": 10},
-                    }
-                ],
-            }
-        ],
-    }
-
-
-def channel_agreement(account_id: str) -> dict[str, Any]:
-    return {
-        "id": "wx-2026",
-        "party": "WeChat Pay",
-        "party_type": "channel",
-        "currency": "CNY",
-        "valid_from": VALID_FROM,
-        "refund_policy": "none",
-        "interfaces": [
-            {
-                "id": account_id,
-                "entries": [
-                    {
-                        "id": "native",
-                        "when": {"method": "wechat_native"},
-                        "fee": {"kind": "percentage", "rate_bps": 25},
-                    }
-                ],
-            }
-        ],
-    }
-
-
-def books(sandbox: SandboxServer) -> dict[str, int]:
-    merchant, account = sandbox.merchant_id, sandbox.wechat_account_id
-    with unit_of_work(sandbox.db) as session:
-        check_entries(session, merchant)
-        accounts = {
-            "receivable": postings.receivable_account(session, merchant, "CNY"),
-            "fee_income": fee_accounts.fee_account(
-                session, merchant, ("platform", "fees", "fee_income"), "CNY"
-            ),
-            "channel_costs": fee_accounts.fee_account(
-                session, merchant, ("platform", "fees", "channel_costs"), "CNY"
-            ),
-            "cost_payable": fee_accounts.fee_account(
-                session, merchant, ("channel_account", account, "cost_payable"), "CNY"
-            ),
-        }
-        return {name: balance(session, merchant, a.id).balance for name, a in accounts.items()}
-
-
-def paid_order(sandbox: SandboxServer, amount: int) -> str:
-    created = create_order(sandbox, amount)
-    opened = pay(sandbox, created["id"], "wechat_native")
-    assert opened.status_code == 200, opened.text
-    assert simulator_pay(sandbox, "wechatpay", opened.json()["attempt"]["id"]).status_code == 200
-    wait_order(sandbox, created["id"], "succeeded")
-    order_id: str = created["id"]
-    return order_id
 
 
 def test_a_payment_pays_its_fee_and_accrues_its_cost_and_refunds_give_back(
@@ -280,6 +189,7 @@ def test_the_report_sums_income_cost_and_margin_and_exports_csv(sandbox: Sandbox
             "fee_income": 90,
             "channel_cost": 38,
             "margin": 52,
+            "passed_through": 0,
             "charges": 4,
             "unmatched": 0,
         }
@@ -291,8 +201,8 @@ def test_the_report_sums_income_cost_and_margin_and_exports_csv(sandbox: Sandbox
     )
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert as_csv.text.splitlines() == [
-        "group,currency,fee_income,channel_cost,margin,charges,unmatched",
-        "collection,CNY,90,38,52,4,0",
+        "group,currency,fee_income,channel_cost,margin,passed_through,charges,unmatched",
+        "collection,CNY,90,38,52,0,4,0",
     ]
     daily = httpx.get(
         f"{sandbox.base_url}/v1/fees/report", headers=sandbox.headers, params=window

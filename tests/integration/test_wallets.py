@@ -13,7 +13,13 @@ from fastapi.testclient import TestClient
 from paydesk.core import clock
 from paydesk.core.settings import load_settings
 from paydesk.db.engine import Database
+from paydesk.db.uow import unit_of_work
+from paydesk.fees import events
+from paydesk.fees import service as fees
+from paydesk.fees.accounts import fee_account
+from paydesk.fees.records import FeeCharge
 from paydesk.jobs.worker import Worker
+from paydesk.ledger.accounts import balance
 from paydesk.ledger.models import LedgerAccount, LedgerBalance
 from tests.integration.conftest import Tenant, World
 
@@ -289,3 +295,52 @@ def test_the_merchant_wallet_mirrors_its_users(wallets: Wallets) -> None:
     lines = wallets.client.get("/v1/merchant/wallet", headers=wallets.tenant.headers).json()
     by_kind = {(line["kind"], line["currency"]): line["balance"] for line in lines}
     assert by_kind == {("funding", "CNY"): -300, ("revenue", "CNY"): 120}
+
+
+def test_a_completed_withdrawal_pays_its_payout_fee_once(wallets: Wallets, db: Database) -> None:
+    merchant = wallets.tenant.merchant_id
+    with unit_of_work(db) as session:
+        fees.add_agreement(
+            session,
+            party_type="merchant",
+            party_id=merchant,
+            document={
+                "id": "payouts-2026",
+                "party": "shop",
+                "party_type": "merchant",
+                "currency": "CNY",
+                "valid_from": "2026-01-01T00:00:00+08:00",
+                "refund_policy": "none",
+                "interfaces": [
+                    {
+                        "id": "wallet",
+                        "entries": [
+                            {
+                                "id": "payout",
+                                "when": {"scenario": "payout", "method": "wallet_withdrawal"},
+                                "fee": {"kind": "percentage", "rate_bps": 100, "min_minor": 2},
+                            }
+                        ],
+                    }
+                ],
+            },
+        )
+    wallets.call("hal", "recharge", currency="CNY", amount=1000)
+    hold = wallets.call("hal", "withdrawals", currency="CNY", amount=600).json()
+    for _ in range(2):  # completing again replays: one fee
+        done = wallets.client.post(
+            f"/v1/withdrawals/{hold['id']}/complete", headers=wallets.tenant.headers
+        )
+        assert done.json()["status"] == "posted", done.text
+    with unit_of_work(db, read_only=True) as session:
+        charges = session.scalars(
+            sa.select(FeeCharge).where(
+                FeeCharge.source_id == events.event_id(merchant, f"payout:{hold['id']}")
+            )
+        ).all()
+        assert [(c.kind, c.scenario, c.status, c.amount_minor) for c in charges] == [
+            ("merchant_fee", "payout", "posted", 6)  # 1% of 600
+        ]
+        billed = fee_account(session, merchant, ("merchant", merchant, events.BILLED), "CNY")
+        assert balance(session, merchant, billed.id).balance == -6  # the merchant owes it
+    _ledger_sums_to_zero(db)

@@ -16,9 +16,9 @@ from paydesk.cli.common import (
     read_json_object,
 )
 from paydesk.db.uow import unit_of_work
-from paydesk.fees import reports, service
+from paydesk.fees import events, remitting, reports, service
 from paydesk.fees.records import FeeRun
-from paydesk.payments import fee_recompute
+from paydesk.payments import fee_flow, fee_recompute, fee_schedule
 
 fees_app = typer.Typer(help="Fee agreements.", no_args_is_help=True)
 DOCUMENT_BYTES_MAX = 512 * 1024
@@ -84,7 +84,8 @@ def fees_report(
     for row in rows:
         console.print(
             f"{row.group}  {row.currency}  income {row.fee_income}  cost {row.channel_cost}"
-            f"  margin {row.margin}  ({row.charges} charges, {row.unmatched} unmatched)"
+            f"  margin {row.margin}  passed through {row.passed_through}"
+            f"  ({row.charges} charges, {row.unmatched} unmatched)"
         )
 
 
@@ -156,3 +157,59 @@ def fees_close_period(
             f"{item.agreement}/{item.entry}: adjust {item.adjustment_minor:+d} {item.currency}"
             f" ({item.text})"
         )
+
+
+@fees_app.command("event")
+@clear_errors
+def fees_event(
+    merchant: str = typer.Option(..., help="Whose event it is."),
+    event_file: Path = typer.Option(..., "--file", help="The event, one JSON object."),
+) -> None:
+    """Charge the fee and cost of a billable event (a verification, a payout, ...); the same
+    reference again replays."""
+    event = events.BillableEvent.model_validate(read_json_object(event_file, DOCUMENT_BYTES_MAX))
+    with unit_of_work(database()) as session:
+        event_id, charges = events.charge_event(
+            session, merchant, event, fee_flow.books(session, merchant)
+        )
+        lines = [
+            f"  {c.kind} {c.status} {c.amount_minor} {c.currency}: {c.explanation.get('text')}"
+            for c in charges
+        ]
+    console.print(f"{event_id}: {len(lines)} charges")
+    for line in lines:
+        console.print(line)
+
+
+@fees_app.command("remittances")
+@clear_errors
+def fees_remittances(
+    start: str = typer.Option(..., "--from", help="ISO 8601 with a zone, inclusive."),
+    end: str = typer.Option(..., "--to", help="ISO 8601 with a zone, exclusive."),
+    merchant: str | None = typer.Option(None, help="One merchant; default every one."),
+) -> None:
+    """Costs remitted to their payees (made in the period)."""
+    start_at, end_at = period(start, end)
+    with unit_of_work(database(), read_only=True) as session:
+        rows = remitting.list_remittances(session, merchant_id=merchant, start=start_at, end=end_at)
+        lines = [
+            f"{r.id}  {r.merchant_id}  {r.payee} via {r.channel_account_id}  {r.schedule}"
+            f"  {r.period_key}  {r.amount_minor:+d} {r.currency} by {r.method}"
+            for r in rows
+        ]
+    for line in lines:
+        console.print(line)
+
+
+@fees_app.command("run-schedule")
+@clear_errors
+def fees_run_schedule() -> None:
+    """Do now what the hourly job does: remit ended days and months, close ended months."""
+    with unit_of_work(database()) as session:
+        done = fee_schedule.run_schedule(session)
+    console.print(
+        f"{done.remitted} remittances ({done.remitted_minor:+d} in all),"
+        f" {len(done.closed)} months closed"
+    )
+    for party_type, party_id, month in done.closed:
+        console.print(f"  closed {party_type} {party_id} {month}")

@@ -38,10 +38,11 @@ REMITTED = ("platform", "fees", "remitted")
 @dataclass(frozen=True, slots=True)
 class Books:
     """The payments module's accounts, handed in: the merchant's receivable by currency, and
-    a channel account's clearing by (channel account, currency)."""
+    a channel account's clearing by (channel account, currency): None where no channel
+    account can be involved (a wallet payout)."""
 
     receivable: Callable[[str], LedgerAccount]
-    clearing: Callable[[str, str], LedgerAccount]
+    clearing: Callable[[str, str], LedgerAccount] | None
 
 
 def fee_account(
@@ -93,6 +94,7 @@ def funding(
 ) -> LedgerAccount:
     """What a remittance is paid from: netted from the channel's clearing, or transferred."""
     if rule.by == "netting":
+        assert books.clearing is not None, "a channel cost needs the channel's clearing"
         return books.clearing(channel_account_id, ccy)
     return fee_account(session, merchant_id, REMITTED, ccy)
 

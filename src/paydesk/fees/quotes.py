@@ -48,6 +48,10 @@ def quote(
     region: str | None,
     business_type: str | None,
     at: datetime,
+    card_type: str | None = None,
+    bank_relation: str | None = None,
+    verified_items: int = 0,
+    holding_days: int = 0,
 ) -> dict[str, Any]:
     try:
         channel_method = Method(method)
@@ -65,6 +69,10 @@ def quote(
             method=method,
             region=region,
             interface_id=interface_id,
+            card_type=card_type,  # type: ignore[arg-type]  # FeeTransaction checks it
+            bank_relation=bank_relation,  # type: ignore[arg-type]
+            verified_items=verified_items,
+            holding_days=holding_days,
         )
 
     fee = priced(service.active_agreements(session, "merchant", merchant_id), transaction(None))

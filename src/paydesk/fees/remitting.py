@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -138,6 +139,22 @@ def period_key(rule: RemittanceRule, start: datetime) -> str:
     return f"{start.isoformat()}/{'P1D' if rule.when == 'daily' else 'P1M'}"
 
 
+def _payables(session: Session, row: FeeAgreement, rule: RemittanceRule) -> list[LedgerAccount]:
+    """The payable accounts of the agreement's channel account (per merchant, currency)."""
+    owner_type, owner_id, kind = payable_spec(row.party_id, rule)
+    return list(
+        session.scalars(
+            sa.select(LedgerAccount)
+            .where(
+                LedgerAccount.owner_type == owner_type,
+                LedgerAccount.owner_id == owner_id,
+                LedgerAccount.kind == kind,
+            )
+            .order_by(LedgerAccount.id)
+        )
+    )
+
+
 def remit_period(
     session: Session,
     *,
@@ -145,31 +162,21 @@ def remit_period(
     agreement: Agreement,
     start: datetime,
     end: datetime,
-    books_of: dict[str, Books],
+    books_for: Callable[[str], Books],
 ) -> list[FeeRemittance]:
     """Remit one ended period of a ``daily`` or ``monthly`` agreement, for every payable
-    account of its channel account (``books_of``: each merchant's books, by merchant id)."""
+    account of its channel account that existed then (``books_for``: a merchant's books)."""
     rule = agreement.remittance
     assert rule is not None and rule.when != PER_TRANSACTION
-    owner_type, owner_id, kind = payable_spec(row.party_id, rule)
-    payables = session.scalars(
-        sa.select(LedgerAccount)
-        .where(
-            LedgerAccount.owner_type == owner_type,
-            LedgerAccount.owner_id == owner_id,
-            LedgerAccount.kind == kind,
-        )
-        .order_by(LedgerAccount.id)
-    ).all()
     key = period_key(rule, start)
     done = []
-    for payable in payables:
+    for payable in _payables(session, row, rule):
         exists = session.scalar(
             sa.select(FeeRemittance.id).where(
                 FeeRemittance.payable_account_id == payable.id, FeeRemittance.period_key == key
             )
         )
-        if exists is not None or payable.merchant_id not in books_of:
+        if exists is not None or payable.created_at >= end:
             continue
         due = _accrued_before(session, payable.id, end) - _remitted(session, payable.id)
         done.append(
@@ -183,7 +190,7 @@ def remit_period(
                 amount_minor=due,
                 period_key=key,
                 period=(start, end),
-                books=books_of[payable.merchant_id],
+                books=books_for(payable.merchant_id),
             )
         )
     return done
@@ -192,21 +199,30 @@ def remit_period(
 def periods_due(
     session: Session, row: FeeAgreement, agreement: Agreement, now: datetime
 ) -> list[tuple[datetime, datetime]]:
-    """The agreement's ended periods after the last one it remitted (none for per
-    transaction or no rule), up to its ``valid_to``."""
+    """The agreement's ended periods after the last one it remitted, from the first in which
+    a cost accrued, up to its ``valid_to`` (none for per transaction or no rule)."""
     rule = agreement.remittance
     if rule is None or rule.when == PER_TRANSACTION:
+        return []
+    payables = _payables(session, row, rule)
+    if not payables:
         return []
     last = session.scalar(
         sa.select(sa.func.max(FeeRemittance.period_end)).where(
             FeeRemittance.agreement_id == row.id, FeeRemittance.period_end.is_not(None)
         )
     )
-    since = max(agreement.valid_from, last) if last is not None else agreement.valid_from
-    until = min(now, agreement.valid_to) if agreement.valid_to is not None else now
+    since = max(agreement.valid_from, min(p.created_at for p in payables))
+    if last is not None:
+        since = max(since, last)
     zone = rule.zone(agreement.valid_from)
-    periods = ended_periods(rule.when, zone, since, until, PERIODS_PER_RUN_MAX[rule.when])
-    return [(start, end) for start, end in periods if last is None or start >= last]
+    periods = ended_periods(rule.when, zone, since, now, PERIODS_PER_RUN_MAX[rule.when])
+    ends = agreement.valid_to
+    return [
+        (start, end)
+        for start, end in periods
+        if (last is None or start >= last) and (ends is None or start < ends)
+    ]
 
 
 def list_remittances(

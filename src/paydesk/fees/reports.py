@@ -2,7 +2,9 @@
 merchant or scenario, per currency; as rows or CSV (docs/fees.md).
 
 Income is the merchant fees posted, adjusted by recomputations, less those given back; cost
-is the channel costs accrued, adjusted, less those given back; margin is income less cost.
+is the channel costs the platform bears, accrued, adjusted, less those given back; margin is
+income less cost. Costs a remittance rule passes through to the merchant (``payer:
+merchant``) are shown apart (``passed_through``): they are not the platform's.
 Only ``posted`` charges count; unmatched ones are counted apart (``unmatched``) so a gap in
 the agreements shows in the report.
 """
@@ -29,7 +31,16 @@ from paydesk.fees.service import (
 )
 
 PERIOD_DAYS_MAX = 400
-COLUMNS = ("group", "currency", "fee_income", "channel_cost", "margin", "charges", "unmatched")
+COLUMNS = (
+    "group",
+    "currency",
+    "fee_income",
+    "channel_cost",
+    "margin",
+    "passed_through",
+    "charges",
+    "unmatched",
+)
 
 
 class GroupBy(StrEnum):
@@ -47,6 +58,7 @@ class ReportRow:
     fee_income: int
     channel_cost: int
     margin: int
+    passed_through: int
     charges: int
     unmatched: int
 
@@ -77,8 +89,8 @@ def report(
     if (end - start).days > PERIOD_DAYS_MAX:
         raise InvalidRequest(f"a report covers at most {PERIOD_DAYS_MAX} days", param="to")
 
-    def signed(kind: str) -> sa.ColumnElement[int]:
-        posted = FeeCharge.status == "posted"
+    def signed(kind: str, borne_by: str = "platform") -> sa.ColumnElement[int]:
+        posted = (FeeCharge.status == "posted") & (FeeCharge.borne_by == borne_by)
         return sa.func.coalesce(
             sa.func.sum(
                 sa.case(
@@ -104,6 +116,7 @@ def report(
             FeeCharge.currency,
             signed(MERCHANT_FEE),
             signed(CHANNEL_COST),
+            signed(CHANNEL_COST, "merchant"),
             sa.func.count(),
             unmatched,
         )
@@ -114,11 +127,18 @@ def report(
     if merchant_id is not None:
         query = query.where(FeeCharge.merchant_id == merchant_id)
     rows = []
-    for key, currency, income, cost, count, missing in session.execute(query):
+    for key, currency, income, cost, passed, count, missing in session.execute(query):
         income, cost = int(income), int(cost)
         rows.append(
             ReportRow(
-                str(key), currency, income, cost, income - cost, int(count), int(missing or 0)
+                str(key),
+                currency,
+                income,
+                cost,
+                income - cost,
+                int(passed),
+                int(count),
+                int(missing or 0),
             )
         )
     return rows
@@ -136,6 +156,7 @@ def to_csv(rows: list[ReportRow]) -> str:
                 row.fee_income,
                 row.channel_cost,
                 row.margin,
+                row.passed_through,
                 row.charges,
                 row.unmatched,
             )

@@ -70,6 +70,7 @@ BUILTIN_MODULES = (
     "paydesk.ledger.jobs",
     "paydesk.wallet.lots",
     "paydesk.wallet.prepaid",
+    "paydesk.payments.fee_schedule",
     "paydesk.payments.order_centre",
     "paydesk.payments.refunds",
     "paydesk.payments.settlement",

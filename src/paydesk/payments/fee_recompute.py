@@ -26,7 +26,7 @@ from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
 from paydesk.fees import service as fees
 from paydesk.fees.matching import close_periods
-from paydesk.fees.records import FeeRun
+from paydesk.fees.records import FeePeriodClose, FeeRun
 from paydesk.payments.fee_flow import books, fee_transaction
 from paydesk.payments.methods import WALLET_CHANNEL
 from paydesk.payments.models import Order, PaymentAttempt
@@ -176,55 +176,110 @@ def close_period(
     """Close the period of the party's graduated and volume entries: the final fee from the
     period's totals, less the provisional fees charged per payment, posted once as a
     ``*_period_close`` adjustment (closing the same period again posts nothing more)."""
-    if party_type not in KIND_OF_PARTY:
-        raise InvalidRequest("party_type is channel or merchant", param="party_type")
-    kind = KIND_OF_PARTY[party_type]
     with unit_of_work(db) as session:
-        rows = fees._rows(session, party_type, party_id)
-        agreements = [fees.parsed(row) for row in rows]
-        probe = FeeRun(
+        return close_party_period(
+            session,
             party_type=party_type,
             party_id=party_id,
             period_start=period_start,
             period_end=period_end,
-            cursor="",
         )
-        txns, orders = [], {}
-        for attempt, order in session.execute(_payments(probe).order_by(PaymentAttempt.id)):
-            if kind == fees.MERCHANT_FEE and order.purpose != "purchase":
-                continue
-            interface = attempt.channel_account_id if kind == fees.CHANNEL_COST else None
-            txns.append(fee_transaction(order, attempt, interface_id=interface))
-            orders[attempt.id] = (order, attempt)
-        if not txns:
-            return []
-        merchant_id, channel_account_id = next(
-            (order.merchant_id, attempt.channel_account_id) for order, attempt in orders.values()
+
+
+def close_party_period(
+    session: Session,
+    *,
+    party_type: str,
+    party_id: str,
+    period_start: datetime,
+    period_end: datetime,
+) -> list[Closed]:
+    """:func:`close_period` in the caller's transaction; the period is recorded as closed
+    (``fee_period_closes``) so the monthly schedule does not close it again."""
+    if party_type not in KIND_OF_PARTY:
+        raise InvalidRequest("party_type is channel or merchant", param="party_type")
+    if period_end <= period_start:
+        raise InvalidRequest("the period ends after it starts", param="to")
+    kind = KIND_OF_PARTY[party_type]
+    closed = _close(session, kind, party_type, party_id, period_start, period_end)
+    recorded = session.scalar(
+        sa.select(FeePeriodClose.id).where(
+            FeePeriodClose.party_type == party_type,
+            FeePeriodClose.party_id == party_id,
+            FeePeriodClose.period_start == period_start,
+            FeePeriodClose.period_end == period_end,
         )
-        closed = []
-        for (agreement_name, entry_id), result in close_periods(agreements, txns).items():
-            row = next(r for r in rows if r.name == agreement_name)
-            period = f"{period_start.isoformat()}/{period_end.isoformat()}"
-            key = hashlib.sha256(f"{row.id}|{entry_id}|{period}".encode()).hexdigest()[:32]
-            fees.post_period_close(
-                session,
-                kind=kind,
-                source_id=f"fpc_{key}",
-                merchant_id=merchant_id if party_type == "channel" else party_id,
-                channel_account_id=channel_account_id if party_type == "channel" else None,
-                agreement_row=row,
-                entry_id=entry_id,
-                result=result,
-                books=books(session, merchant_id),
-                period=period,
+    )
+    if recorded is None:
+        session.add(
+            FeePeriodClose(
+                id=new_id("fpc"),
+                party_type=party_type,
+                party_id=party_id,
+                period_start=period_start,
+                period_end=period_end,
+                entries_closed=len(closed),
+                adjustment_minor=sum(c.adjustment_minor for c in closed),
+                created_at=clock.now(),
             )
-            closed.append(
-                Closed(
-                    agreement_name,
-                    entry_id,
-                    result.adjustment_minor,
-                    result.final.currency,
-                    result.final.explanation.text,
-                )
+        )
+        session.flush()
+    return closed
+
+
+def _close(
+    session: Session,
+    kind: str,
+    party_type: str,
+    party_id: str,
+    period_start: datetime,
+    period_end: datetime,
+) -> list[Closed]:
+    rows = fees._rows(session, party_type, party_id)
+    agreements = [fees.parsed(row) for row in rows]
+    probe = FeeRun(
+        party_type=party_type,
+        party_id=party_id,
+        period_start=period_start,
+        period_end=period_end,
+        cursor="",
+    )
+    txns, orders = [], {}
+    for attempt, order in session.execute(_payments(probe).order_by(PaymentAttempt.id)):
+        if kind == fees.MERCHANT_FEE and order.purpose != "purchase":
+            continue
+        interface = attempt.channel_account_id if kind == fees.CHANNEL_COST else None
+        txns.append(fee_transaction(order, attempt, interface_id=interface))
+        orders[attempt.id] = (order, attempt)
+    if not txns:
+        return []
+    merchant_id, channel_account_id = next(
+        (order.merchant_id, attempt.channel_account_id) for order, attempt in orders.values()
+    )
+    closed = []
+    for (agreement_name, entry_id), result in close_periods(agreements, txns).items():
+        row = next(r for r in rows if r.name == agreement_name)
+        period = f"{period_start.isoformat()}/{period_end.isoformat()}"
+        key = hashlib.sha256(f"{row.id}|{entry_id}|{period}".encode()).hexdigest()[:32]
+        fees.post_period_close(
+            session,
+            kind=kind,
+            source_id=f"fpc_{key}",
+            merchant_id=merchant_id if party_type == "channel" else party_id,
+            channel_account_id=channel_account_id if party_type == "channel" else None,
+            agreement_row=row,
+            entry_id=entry_id,
+            result=result,
+            books=books(session, merchant_id),
+            period=period,
+        )
+        closed.append(
+            Closed(
+                agreement_name,
+                entry_id,
+                result.adjustment_minor,
+                result.final.currency,
+                result.final.explanation.text,
             )
-        return closed
+        )
+    return closed

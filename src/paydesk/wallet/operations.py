@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from paydesk.core import clock
 from paydesk.core.errors import InvalidRequest
 from paydesk.core.money import check_amount
+from paydesk.fees.events import charge_payout
 from paydesk.ledger import repository as ledger_repo
 from paydesk.ledger.accounts import set_status
 from paydesk.ledger.domain import Leg
@@ -339,7 +340,12 @@ def withdraw(
 
 
 def complete_withdrawal(session: Session, merchant_id: str, hold_id: str) -> Posted:
-    return post_hold(session, merchant_id=merchant_id, hold_id=hold_id)
+    """Post the payout, and charge its fee (docs/fees.md: a payout is a billable event)."""
+    posted = post_hold(session, merchant_id=merchant_id, hold_id=hold_id)
+    hold = ledger_repo.hold(session, merchant_id, hold_id, lock=False)
+    assert hold is not None
+    charge_payout(session, merchant_id, hold.id, hold.amount_posted, hold.currency)
+    return posted
 
 
 def fail_withdrawal(session: Session, merchant_id: str, hold_id: str) -> Hold:

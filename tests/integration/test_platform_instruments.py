@@ -15,6 +15,10 @@ from paydesk.core import clock
 from paydesk.core.errors import PaydeskError
 from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
+from paydesk.fees import events
+from paydesk.fees import service as fees
+from paydesk.fees.accounts import fee_account
+from paydesk.ledger.accounts import balance
 from paydesk.ledger.domain import Leg
 from paydesk.ledger.models import LedgerAccount, LedgerBalance
 from paydesk.ledger.posting import post_journal
@@ -324,3 +328,55 @@ def test_refund_to_the_prepaid_card_reopens_it(desk: Desk, db: Database) -> None
     assert again.status_code == 200, again.text
     assert desk.card_state(card_id)["balance"] == 600
     _ledger_balanced(db, desk.tenant.merchant_id)
+
+
+# --- fees ---------------------------------------------------------------------------------
+
+
+def test_a_balance_payment_is_billed_its_fee_and_a_refund_gives_part_back(
+    desk: Desk, db: Database
+) -> None:
+    merchant = desk.tenant.merchant_id
+    with unit_of_work(db) as session:
+        fees.add_agreement(
+            session,
+            party_type="merchant",
+            party_id=merchant,
+            document={
+                "id": "wallet-2026",
+                "party": "shop",
+                "party_type": "merchant",
+                "currency": "CNY",
+                "valid_from": "2026-01-01T00:00:00+08:00",
+                "refund_policy": "proportional",
+                "interfaces": [
+                    {
+                        "id": "wallet",
+                        "entries": [
+                            {
+                                "id": "balance",
+                                "when": {"scenario": "collection", "method": "balance"},
+                                "fee": {"kind": "percentage", "rate_bps": 100},
+                            }
+                        ],
+                    }
+                ],
+            },
+        )
+    desk.fund("payer", cash=5000)
+    paid = desk.paid(desk.order(4000), "balance")
+    refund = desk.post("/v1/refunds", order_id=paid["order"]["id"], amount=1000)
+    assert refund.status_code == 201 and refund.json()["status"] == "succeeded", refund.text
+    listed = desk.client.get(
+        f"/v1/orders/{paid['order']['id']}/fees", headers=desk.tenant.headers
+    ).json()
+    # 1% of 4000 billed; a quarter refunded gives a quarter of it back; no channel cost
+    assert [(c["kind"], c["amount"]) for c in listed] == [
+        ("merchant_fee", 40),
+        ("merchant_fee_return", 10),
+    ]
+    with unit_of_work(db, read_only=True) as session:
+        billed = fee_account(session, merchant, ("merchant", merchant, events.BILLED), "CNY")
+        assert balance(session, merchant, billed.id).balance == -30
+    assert desk.revenue("CNY") == 3000
+    _ledger_balanced(db, merchant)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from paydesk.core import clock
 from paydesk.core.errors import Conflict
 from paydesk.core.ids import new_id
-from paydesk.payments import events, instruments
+from paydesk.payments import events, fee_flow, instruments
 from paydesk.payments.methods import (
     WALLET_CHANNEL,
     MethodNotAvailable,
@@ -89,6 +89,7 @@ def pay_with_platform(
     session.add(attempt)  # written once, succeeded: the money has moved
     mark_paid(order, attempt, paid.payer)
     session.flush()
+    fee_flow.charge_payment(session, order, attempt)
     events.order_event(session, order, EventType.ORDER_SUCCEEDED)
     return order, attempt
 

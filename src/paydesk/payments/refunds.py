@@ -152,6 +152,7 @@ def create_refund(
     session.add(refund)
     session.flush()
     if attempt.channel == WALLET_CHANNEL:
+        fee_flow.give_back(session, order, refund, committed)
         refund.journal_id = instruments.refund(
             session,
             order,

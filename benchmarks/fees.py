@@ -9,21 +9,29 @@ Measured in one run:
   ``--rows`` transactions (default 1,000,000; ``--quick``: 50,000) are stored in a table this
   benchmark creates itself (SQLAlchemy Core; executemany in chunks on SQLite, COPY on
   PostgreSQL). Baseline (``read``): stream every row in chunks of 10,000 (server-side cursor)
-  and only sum the amounts. ``compute``: stream the same rows the same way, build a
-  ``FeeTransaction`` for each and price it with ``price([agreement], txn)`` under one agreement
-  of 50 rule entries, summing the fees. Target: computing adds no more than the reading costs
-  (``compute_added_s <= read_s``, i.e. ``ratio_compute_to_read <= 2``). When it is missed,
-  20,000 rows (``--quick``: 5,000) are priced under cProfile and the functions taking the
-  time are printed, the top 8 by cumulative time.
-* ``quote``: ``price([agreement], txn)`` timed one call at a time over 10,000 random
-  transactions (in passes until ``--seconds`` have gone by): p50 and p99 in microseconds.
+  and only sum the amounts. ``compute``: stream the same rows the same way and price each
+  from its fields with the compiled ``BatchPricer`` (``paydesk.fees.batch``: no
+  ``FeeTransaction``, no explanation; SQLite's naive UTC times are read as UTC by a pricer
+  made for them) under one agreement of 50 rule entries, summing the fees and counting the
+  winning entries. Every 997th row is also priced by the explained ``price()`` inside the
+  pass (its time counts) and must agree exactly: agreement, interface, entry and fee
+  (``crosschecked_rows``, ``crosscheck_mismatches``; a mismatch fails the run). Target:
+  computing adds no more than the reading costs (``compute_added_s <= read_s``, i.e.
+  ``ratio_compute_to_read <= 2``). When it is missed, 20,000 rows (``--quick``: 5,000) are
+  priced the compute pass's way under cProfile and the functions taking the time are printed,
+  the top 8 by cumulative time.
+* ``quote``: one call at a time over 10,000 random transactions (in passes until
+  ``--seconds`` have gone by), in microseconds: ``quote_p50_us``/``quote_p99_us`` (and p99.9,
+  max) for ``price([agreement], txn)``, the explained quote the API serves;
+  ``batch_quote_p50_us``/``batch_quote_p99_us`` for ``BatchPricer.price_txn(txn)``.
 
 The table has no column for ``verified_items`` or ``attributes``: a verification checks one
 card (``verified_items=1``), and the ``mcc`` attribute comes from the business type, as an
 import of stored transactions would set them.
 
 Progress goes to stdout; the last line is one JSON object with every figure. The exit status
-is 1 only when something failed (a row priced by no entry, rows lost, totals that disagree).
+is 1 only when something failed (a row priced by no entry, rows lost, totals that disagree,
+a cross-checked row priced differently by the batch pricer and ``price()``).
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
@@ -51,6 +59,7 @@ from bench_db import postgres_schema
 
 from paydesk.core.errors import InvalidRequest
 from paydesk.db.engine import Database
+from paydesk.fees.batch import BatchPricer
 from paydesk.fees.matching import Agreement, parse_agreement, price
 from paydesk.fees.transaction import VERIFICATION, FeeTransaction
 
@@ -64,6 +73,8 @@ QUOTE_TRANSACTIONS = 10_000
 PROFILE_ROWS = 20_000
 PROFILE_ROWS_QUICK = 5_000
 PROFILE_TOP = 8
+CROSSCHECK_EVERY = 997
+"""Every this many rows of the compute pass, the row is priced by ``price()`` too."""
 TARGET_RATIO_MAX = 2.0
 """Compute time over read time: 2 means computing adds as much as reading costs."""
 CURRENCY = "CNY"
@@ -474,31 +485,66 @@ def read_pass(db: Database) -> tuple[int, int]:
 class Priced:
     def __init__(self) -> None:
         self.count = self.amount = self.fees = self.failed = 0
-        self.first_failure = ""
+        self.crosschecked = self.mismatches = 0
+        self.first_failure = self.first_mismatch = ""
         self.winners: Counter[str] = Counter()
+
+    def crosscheck(self, agreements: list[Agreement], row: Any, batch: tuple[Any, ...]) -> None:
+        """Price ``row`` with the explained ``price()`` too: it must give what the batch gave."""
+        self.crosschecked += 1
+        try:
+            priced = price(agreements, fee_transaction(row))
+            full: tuple[Any, ...] = (
+                priced.agreement_id,
+                priced.interface_id,
+                priced.entry_id,
+                priced.fee.amount_minor,
+            )
+        except InvalidRequest as exc:
+            full = (type(exc).__name__, exc.code, exc.message)
+        if full != batch:
+            self.mismatches += 1
+            self.first_mismatch = self.first_mismatch or f"{row[0]}: batch {batch}, price {full}"
 
 
 def compute_pass(db: Database, agreements: list[Agreement], prefix: str, rows: int) -> Priced:
-    """The same rows, each built into a FeeTransaction and priced."""
+    """The same rows, each priced from its fields by the batch pricer, the fees, amounts and
+    winning entries summed; every ``CROSSCHECK_EVERY``-th row's result is compared with what
+    ``price()`` gives for it. (A result is dropped at once rather than kept per chunk: the
+    garbage collector would otherwise run more often, over the whole heap.)"""
     out = Priced()
     winners = out.winners
     report = max(rows // 4 // CHUNK, 1) * CHUNK
     next_report = report
+    price_fields = BatchPricer(agreements, naive_utc=db.is_sqlite).price_fields
+    attributes = ATTRIBUTES
+    fees = amount_total = 0
+    countdown = CROSSCHECK_EVERY
     for partition in stream(db):
         for row in partition:
+            tid, scenario, amount, currency, at, method, region, business, card, bank, iface = row
             try:
-                priced = price(agreements, fee_transaction(row))
+                priced = price_fields(
+                    tid, scenario, amount, currency, at, business, method, card, bank, region,
+                    iface, 1 if scenario == VERIFICATION else 0, 0, attributes[business],
+                )  # fmt: skip
             except InvalidRequest as exc:
+                priced = (type(exc).__name__, exc.code, exc.message)
                 out.failed += 1
                 out.first_failure = out.first_failure or f"{row[0]}: {exc}"
-                continue
-            out.fees += priced.fee.amount_minor
-            out.amount += row[2]
-            winners[priced.entry_id] += 1
+            else:
+                fees += priced[3]
+                amount_total += amount
+                winners[priced[2]] += 1
+            countdown -= 1
+            if not countdown:
+                countdown = CROSSCHECK_EVERY
+                out.crosscheck(agreements, row, priced)
         out.count += len(partition)
         if out.count >= next_report and out.count < rows:
             say(f"[{prefix}] priced {out.count} rows")
             next_report += report
+    out.fees, out.amount = fees, amount_total
     return out
 
 
@@ -528,6 +574,10 @@ def bench_batch(
     )
     top = ", ".join(f"{entry} {n}" for entry, n in priced.winners.most_common(6))
     say(f"[{prefix}] {len(priced.winners)} entries priced rows; most: {top}")
+    say(
+        f"[{prefix}] cross-checked {priced.crosschecked} rows against price():"
+        f" {priced.mismatches} mismatches"
+    )
     seen = {"warm-up read": warm_count, "read": read_count, "priced": priced.count}
     for what, count in seen.items():
         if count != rows:
@@ -536,6 +586,13 @@ def bench_batch(
         failures.append(f"{prefix}: {priced.failed} rows failed, first {priced.first_failure}")
     elif priced.amount != read_amount:
         failures.append(f"{prefix}: amounts priced {priced.amount} != read {read_amount}")
+    if priced.mismatches:
+        failures.append(
+            f"{prefix}: {priced.mismatches} of {priced.crosschecked} cross-checked rows priced"
+            f" differently by price(), first {priced.first_mismatch}"
+        )
+    if not priced.crosschecked and rows >= CROSSCHECK_EVERY:
+        failures.append(f"{prefix}: no row was cross-checked")
     figures = {
         f"{prefix}_rows": rows,
         f"{prefix}_fill_s": round(fill_s, 2),
@@ -552,6 +609,8 @@ def bench_batch(
         f"{prefix}_fee_total_minor": priced.fees,
         f"{prefix}_failed_rows": priced.failed,
         f"{prefix}_entries_pricing_rows": len(priced.winners),
+        f"{prefix}_crosschecked_rows": priced.crosschecked,
+        f"{prefix}_crosscheck_mismatches": priced.mismatches,
     }
     return figures, failures
 
@@ -559,10 +618,13 @@ def bench_batch(
 # --- quotes and the profile -----------------------------------------------------------------
 
 
-def bench_quote(agreements: list[Agreement], seconds: float) -> dict[str, Any]:
-    txns = [fee_transaction(row) for row in generate("quote", QUOTE_TRANSACTIONS)]
+def time_quotes(
+    quote: Callable[[FeeTransaction], Any], txns: list[FeeTransaction], seconds: float
+) -> list[float]:
+    """Microseconds of each ``quote(txn)``, one call at a time, in passes over ``txns`` (in a
+    fixed random order) until ``seconds`` have gone by."""
     for txn in txns[:500]:  # warm-up
-        price(agreements, txn)
+        quote(txn)
     order = list(range(len(txns)))
     random.Random(2).shuffle(order)
     timings_us: list[float] = []
@@ -572,22 +634,37 @@ def bench_quote(agreements: list[Agreement], seconds: float) -> dict[str, Any]:
         for index in order:
             txn = txns[index]
             started = clock()
-            price(agreements, txn)
+            quote(txn)
             timings_us.append((clock() - started) / 1000)
-    figures = {
-        "quote_transactions": len(txns),
-        "quote_count": len(timings_us),
-        "quote_mean_us": round(sum(timings_us) / len(timings_us), 1),
-        "quote_p50_us": round(percentile(timings_us, 0.5), 1),
-        "quote_p99_us": round(percentile(timings_us, 0.99), 1),
-        "quote_p999_us": round(percentile(timings_us, 0.999), 1),
-        "quote_max_us": round(max(timings_us), 1),
-    }
-    say(
-        f"[quote] {len(timings_us)} quotes over {len(txns)} transactions:"
-        f" p50 {figures['quote_p50_us']} us, p99 {figures['quote_p99_us']} us,"
-        f" p99.9 {figures['quote_p999_us']} us, max {figures['quote_max_us']} us"
-    )
+    return timings_us
+
+
+def bench_quote(agreements: list[Agreement], seconds: float) -> dict[str, Any]:
+    """``price()`` (the explained quote the API serves), then the batch pricer, per call."""
+    txns = [fee_transaction(row) for row in generate("quote", QUOTE_TRANSACTIONS)]
+    figures: dict[str, Any] = {"quote_transactions": len(txns)}
+    pricer = BatchPricer(agreements)
+    quoters: list[tuple[str, Callable[[FeeTransaction], Any]]] = [
+        ("quote", lambda txn: price(agreements, txn)),
+        ("batch_quote", pricer.price_txn),
+    ]
+    for name, quote in quoters:
+        timings_us = time_quotes(quote, txns, seconds)
+        figures.update(
+            {
+                f"{name}_count": len(timings_us),
+                f"{name}_mean_us": round(sum(timings_us) / len(timings_us), 2),
+                f"{name}_p50_us": round(percentile(timings_us, 0.5), 2),
+                f"{name}_p99_us": round(percentile(timings_us, 0.99), 2),
+                f"{name}_p999_us": round(percentile(timings_us, 0.999), 2),
+                f"{name}_max_us": round(max(timings_us), 1),
+            }
+        )
+        say(
+            f"[{name}] {len(timings_us)} quotes over {len(txns)} transactions:"
+            f" p50 {figures[f'{name}_p50_us']} us, p99 {figures[f'{name}_p99_us']} us,"
+            f" p99.9 {figures[f'{name}_p999_us']} us, max {figures[f'{name}_max_us']} us"
+        )
     return figures
 
 
@@ -601,12 +678,18 @@ def short(function: tuple[str, int, str]) -> str:
 
 
 def profile(agreements: list[Agreement], count: int) -> list[dict[str, Any]]:
-    """Where a row's time goes: ``count`` rows built and priced under cProfile."""
+    """Where a row's time goes: ``count`` rows priced from their fields by the batch pricer
+    (as the compute pass does) under cProfile."""
     rows = list(generate("profile", count))
 
     def run() -> None:
+        price_fields = BatchPricer(agreements).price_fields
         for row in rows:
-            price(agreements, fee_transaction(row))
+            tid, scenario, amount, currency, at, method, region, business, card, bank, iface = row
+            price_fields(
+                tid, scenario, amount, currency, at, business, method, card, bank, region,
+                iface, 1 if scenario == VERIFICATION else 0, 0, ATTRIBUTES[business],
+            )  # fmt: skip
 
     profiler = cProfile.Profile()
     profiler.runcall(run)

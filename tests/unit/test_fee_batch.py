@@ -18,6 +18,7 @@ from paydesk.core.money import Rounding
 from paydesk.fees.batch import BatchPricer
 from paydesk.fees.matching import Agreement, parse_agreement, price
 from paydesk.fees.transaction import FeeTransaction
+from tests.support.fee_transactions import fee_txn
 
 SHANGHAI = timezone(timedelta(hours=8))
 NEW_YORK = timezone(timedelta(hours=-5))
@@ -376,15 +377,7 @@ def one_agreement(entries: list[dict[str, Any]], currency: str = "CNY") -> list[
 
 
 def txn(**overrides: Any) -> FeeTransaction:
-    values: dict[str, Any] = {
-        "id": "t1",
-        "scenario": "collection",
-        "amount_minor": 10_000,
-        "currency": "CNY",
-        "occurred_at": AT,
-    }
-    values.update(overrides)
-    return FeeTransaction(**values)
+    return fee_txn(AT, **overrides)
 
 
 def test_ties_resolve_by_specificity_then_id_whatever_the_order() -> None:

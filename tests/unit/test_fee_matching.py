@@ -24,21 +24,14 @@ from paydesk.fees.matching import (
     price,
 )
 from paydesk.fees.transaction import FeeTransaction
+from tests.support.fee_transactions import fee_txn
 
 AT = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 SHANGHAI = timezone(timedelta(hours=8))
 
 
 def txn(**overrides: Any) -> FeeTransaction:
-    values: dict[str, Any] = {
-        "id": "t1",
-        "scenario": "collection",
-        "amount_minor": 10_000,
-        "currency": "CNY",
-        "occurred_at": AT,
-    }
-    values.update(overrides)
-    return FeeTransaction(**values)
+    return fee_txn(AT, **overrides)
 
 
 def entry(entry_id: str, priority: int = 100, fee_bps: int = 60, **when: Any) -> RuleEntry:

@@ -22,20 +22,13 @@ from paydesk.fees.fee_models import (
     parse_fee_model,
 )
 from paydesk.fees.transaction import FeeTransaction, InvalidFeeTransaction
+from tests.support.fee_transactions import fee_txn
 
 AT = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
 def txn(**overrides: Any) -> FeeTransaction:
-    values: dict[str, Any] = {
-        "id": "t1",
-        "scenario": "collection",
-        "amount_minor": 10_000,
-        "currency": "CNY",
-        "occurred_at": AT,
-    }
-    values.update(overrides)
-    return FeeTransaction(**values)
+    return fee_txn(AT, **overrides)
 
 
 def fee(model: dict[str, Any], **overrides: Any) -> FeeResult:

@@ -41,6 +41,7 @@ from paydesk.fees.accounts import (
     payable_spec,
     post_move,
 )
+from paydesk.fees.batch import BatchPricer
 from paydesk.fees.explain import PeriodClose
 from paydesk.fees.matching import (
     Agreement,
@@ -479,15 +480,22 @@ def adjust(
     agreements: list[Agreement],
     rows: list[FeeAgreement],
     books: Books,
+    pricer: BatchPricer | None = None,
 ) -> int | None:
     """Price ``txn`` again under ``agreements`` and post the difference to what it stands
     charged as an ``*_adjustment`` of run ``run_id`` (its journal key makes a re-run of the
-    same run post nothing more). Returns the difference, None when no entry matches."""
+    same run post nothing more). Returns the difference, None when no entry matches.
+
+    ``pricer`` (a :class:`BatchPricer` of the same ``agreements``) prices first: a fee that
+    did not change costs no explanation; one that did is priced again by ``price()`` for the
+    explanation the adjustment keeps."""
     try:
+        standing = current_minor(session, kind, txn.id)
+        if pricer is not None and pricer.price_txn(txn)[3] == standing:
+            return 0
         priced = price(agreements, txn)
     except (NoMatchingEntry, NoValidAgreement, CurrencyMismatch, InvalidRequest):
         return None
-    standing = current_minor(session, kind, txn.id)
     difference = priced.fee.amount_minor - standing
     if difference == 0:
         return 0

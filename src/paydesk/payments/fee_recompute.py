@@ -25,6 +25,7 @@ from paydesk.core.ids import new_id
 from paydesk.db.engine import Database
 from paydesk.db.uow import unit_of_work
 from paydesk.fees import service as fees
+from paydesk.fees.batch import BatchPricer
 from paydesk.fees.matching import close_periods
 from paydesk.fees.records import FeePeriodClose, FeeRun
 from paydesk.payments.fee_flow import books, fee_transaction
@@ -109,6 +110,7 @@ def step(db: Database, run_id: str, batch: int = BATCH) -> FeeRun:
             return run
         rows = fees._rows(session, run.party_type, run.party_id)
         agreements = [fees.parsed(row) for row in rows]
+        pricer = BatchPricer(agreements)
         found = session.execute(
             _payments(run)
             .where(PaymentAttempt.id > run.cursor)
@@ -131,6 +133,7 @@ def step(db: Database, run_id: str, batch: int = BATCH) -> FeeRun:
                 agreements=agreements,
                 rows=rows,
                 books=books(session, order.merchant_id),
+                pricer=pricer,
             )
             run.processed += 1
             if difference is None:

@@ -13,14 +13,8 @@ from hypothesis import strategies as st
 from paydesk.core.errors import InvalidRequest
 from paydesk.core.money import Rounding
 from paydesk.fees.explain import FeeResult, exact_text, percent_text
-from paydesk.fees.fee_models import (
-    InvalidFeeModel,
-    PercentageFee,
-    calculate,
-    close_period,
-    lump_sum_schedule,
-    parse_fee_model,
-)
+from paydesk.fees.fee_calculators import calculate, close_period, lump_sum_schedule
+from paydesk.fees.fee_models import InvalidFeeModel, PercentageFee, parse_fee_model
 from paydesk.fees.transaction import FeeTransaction, InvalidFeeTransaction
 from tests.support.fee_transactions import fee_txn
 

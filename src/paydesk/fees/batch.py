@@ -35,6 +35,7 @@ from fractions import Fraction
 from types import MappingProxyType
 
 from paydesk.core.money import AMOUNT_MINOR_MAX, Rounding
+from paydesk.fees.fee_calculators import lump_sum_schedule
 from paydesk.fees.fee_models import (
     FeeModel,
     FixedFee,
@@ -46,7 +47,6 @@ from paydesk.fees.fee_models import (
     PercentageFee,
     Tier,
     VolumeFee,
-    lump_sum_schedule,
 )
 from paydesk.fees.matching import _VALUE_FIELDS, Agreement, _rank, price
 from paydesk.fees.transaction import AttributeValue, BankRelation, CardType, FeeTransaction

@@ -30,8 +30,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from paydesk.core.errors import InvalidRequest
 from paydesk.core.money import AMOUNT_MINOR_MAX, CurrencyMismatch
 from paydesk.fees.explain import FeeResult, PeriodClose, StrictModel, config_error, plural
-from paydesk.fees.fee_models import FEE_KINDS, FeeModel, GraduatedFee, VolumeFee, calculate
-from paydesk.fees.fee_models import close_period as close_model_period
+from paydesk.fees.fee_calculators import calculate
+from paydesk.fees.fee_calculators import close_period as close_model_period
+from paydesk.fees.fee_models import FEE_KINDS, FeeModel, GraduatedFee, VolumeFee
 from paydesk.fees.refunds import RefundPolicy
 from paydesk.fees.remittance_rules import RemittanceRule
 from paydesk.fees.transaction import (

@@ -48,7 +48,7 @@ from paydesk.fees.fee_models import (
     Tier,
     VolumeFee,
 )
-from paydesk.fees.matching import _VALUE_FIELDS, Agreement, _rank, price
+from paydesk.fees.matching import VALUE_FIELDS, Agreement, price, rank_key
 from paydesk.fees.transaction import AttributeValue, BankRelation, CardType, FeeTransaction
 
 MEMO_MAX = 100_000
@@ -231,7 +231,7 @@ class _Compiled:
         self.interfaces = {interface.id for interface in agreement.interfaces}
         self.memo: dict[tuple[str | None, ...], Chain | None] = {}
         owned = [(i.id, e) for i in agreement.interfaces for e in i.entries]
-        owned.sort(key=lambda pair: _rank(pair[1]))  # match()'s order: the first match wins
+        owned.sort(key=lambda pair: rank_key(pair[1]))  # match()'s order: the first match wins
         self.ranked: list[tuple[str, list[tuple[int, frozenset[str]]], Candidate]] = []
         for owner, entry in owned:
             when = entry.when
@@ -239,7 +239,7 @@ class _Compiled:
                 continue  # a row in another currency never gets this far
             tests = [
                 (_KEY_FIELDS.index(name), frozenset(wanted))
-                for name in _VALUE_FIELDS
+                for name in VALUE_FIELDS
                 if name != "currency" and (wanted := getattr(when, name)) is not None
             ]
             low = 0 if when.amount_min is None else when.amount_min

@@ -49,7 +49,7 @@ ATTRIBUTE_CONDITIONS_MAX = 20
 ENTRIES_MAX = 500
 INTERFACES_MAX = 100
 CHECKS_IN_MESSAGE_MAX = 10
-_VALUE_FIELDS = (
+VALUE_FIELDS = (
     "scenario",
     "business_type",
     "method",
@@ -88,12 +88,12 @@ class Conditions(StrictModel):
         default_factory=dict, max_length=ATTRIBUTE_CONDITIONS_MAX
     )
 
-    @field_validator(*_VALUE_FIELDS, mode="before")
+    @field_validator(*VALUE_FIELDS, mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
 
-    @field_validator(*_VALUE_FIELDS)
+    @field_validator(*VALUE_FIELDS)
     @classmethod
     def _some(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if value is not None and not 0 < len(value) <= VALUES_MAX:
@@ -109,7 +109,7 @@ class Conditions(StrictModel):
 
     @cached_property
     def specificity(self) -> int:
-        fields = sum(getattr(self, name) is not None for name in _VALUE_FIELDS)
+        fields = sum(getattr(self, name) is not None for name in VALUE_FIELDS)
         ranged = self.amount_min is not None or self.amount_max is not None
         return fields + int(ranged) + len(self.attributes)
 
@@ -119,7 +119,7 @@ class Conditions(StrictModel):
         :meth:`matches` tests, computed once per entry."""
         return tuple(
             (name, frozenset(wanted))
-            for name in _VALUE_FIELDS
+            for name in VALUE_FIELDS
             if (wanted := getattr(self, name)) is not None
         )
 
@@ -143,7 +143,7 @@ class Conditions(StrictModel):
     def failures(self, txn: FeeTransaction) -> list[str]:
         """Why ``txn`` does not match: one reason per failing condition; empty: it matches."""
         reasons: list[str] = []
-        for name in _VALUE_FIELDS:
+        for name in VALUE_FIELDS:
             wanted = getattr(self, name)
             actual = getattr(txn, name)
             if wanted is not None and actual not in wanted:
@@ -166,7 +166,7 @@ class Conditions(StrictModel):
 
     def describe(self) -> str:
         parts: list[str] = []
-        for name in _VALUE_FIELDS:
+        for name in VALUE_FIELDS:
             wanted = getattr(self, name)
             if wanted is not None:
                 shown = wanted[0] if len(wanted) == 1 else f"[{', '.join(wanted)}]"
@@ -240,7 +240,8 @@ class NoMatchingEntry(InvalidRequest):
         self.checks = tuple(checks)
 
 
-def _rank(entry: RuleEntry) -> tuple[int, int, str]:
+def rank_key(entry: RuleEntry) -> tuple[int, int, str]:
+    """How ``match()`` orders entries: priority, then the most specific, then id."""
     return entry.priority, -entry.when.specificity, entry.id
 
 
@@ -279,7 +280,7 @@ def match(entries: Sequence[RuleEntry], txn: FeeTransaction) -> MatchResult:
     matched = [entry for entry in entries if entry.when.matches(txn)]
     if not matched:
         raise NoMatchingEntry(txn, _checks(entries, txn))
-    ranked = sorted(matched, key=_rank)
+    ranked = sorted(matched, key=rank_key)
     return MatchResult(ranked[0], tuple(entries), txn, _why(ranked))
 
 
